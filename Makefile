@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+FLASK  := $(BIN)/flask --app app
+
+.PHONY: run test install translations extract-messages bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fieldservice needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP) translations
+
+# Compiled catalogues are build output (not committed): made from the .po files.
+translations: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d fieldservice/translations
+
+# Refresh the catalogue after changing user-facing strings; then translate the new zh_CN entries.
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o fieldservice/translations/messages.pot .
+	$(BIN)/pybabel update -i fieldservice/translations/messages.pot -d fieldservice/translations --no-fuzzy-matching
+
+# Development: migrate, demo data when empty, SeaweedFS on loopback, app on :5000. Ctrl-C stops all.
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo --if-empty
+	$(BIN)/python -m fieldservice.devtools.devserver
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	@echo "Benchmarks arrive with issue 7 (bench/)."
+
+clean:
+	rm -rf $(VENV) .pytest_cache

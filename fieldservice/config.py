@@ -1,0 +1,113 @@
+"""Configuration read from the environment.
+
+Every secret comes from the environment; nothing here is a production secret. In production
+(FIELDSERVICE_ENV=production) the app refuses to start without a real SECRET_KEY.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production, see check_production
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings for development and production, each overridable from the environment."""
+
+    ENV_NAME = os.environ.get("FIELDSERVICE_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'fieldservice.db'}"
+    )
+    # pre-ping: a restarted database is noticed and the pool recovers by itself.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Object storage: any S3-compatible store (SeaweedFS in development and tests).
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+    S3_BUCKET = os.environ.get("S3_BUCKET", "fieldservice")
+    S3_REGION = os.environ.get("S3_REGION", "us-east-1")
+    AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID")
+    AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    S3_PRESIGN_EXPIRY_SECONDS = _env_int("S3_PRESIGN_EXPIRY_SECONDS", 300)
+    S3_CONNECT_TIMEOUT = _env_float("S3_CONNECT_TIMEOUT", 3)
+    S3_READ_TIMEOUT = _env_float("S3_READ_TIMEOUT", 20)
+    S3_MAX_ATTEMPTS = _env_int("S3_MAX_ATTEMPTS", 3)
+
+    # Sessions: HttpOnly and SameSite=Lax always, Secure when served over HTTPS.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", ENV_NAME == "production")
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = _env_int("SESSION_HOURS", 12) * 3600
+    # Behind a proxy that sets X-Forwarded-For/Proto (gunicorn behind nginx): how many hops.
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
+
+    # CSRF tokens live as long as the session page may be open on a phone at a site.
+    WTF_CSRF_TIME_LIMIT = _env_int("CSRF_TIME_LIMIT_SECONDS", 8 * 3600)
+
+    # Login throttling, per account and per client address, over a sliding window.
+    LOGIN_WINDOW_MINUTES = _env_int("LOGIN_WINDOW_MINUTES", 15)
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+    LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
+
+    # Arrival deadlines (policy 3.2, 4.1): hours from logging the request, per priority.
+    ARRIVAL_HOURS = {
+        "urgent": _env_int("ARRIVAL_HOURS_URGENT", 4),
+        "high": _env_int("ARRIVAL_HOURS_HIGH", 24),
+        "normal": _env_int("ARRIVAL_HOURS_NORMAL", 48),
+        "low": _env_int("ARRIVAL_HOURS_LOW", 72),
+    }
+    # A deadline turns amber in the last part of its window (0.25 = the last quarter).
+    DEADLINE_WARNING_FRACTION = _env_float("DEADLINE_WARNING_FRACTION", 0.25)
+
+    # Times are stored in UTC and shown in the service centre's time zone.
+    TIMEZONE = os.environ.get("FIELDSERVICE_TIMEZONE", "Asia/Shanghai")
+    LANGUAGES = ("zh_CN", "en")
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).resolve().parent / "translations")
+    MAPS_URL_TEMPLATE = os.environ.get(
+        "MAPS_URL_TEMPLATE", "https://www.openstreetmap.org/search?query={query}"
+    )
+    PAGE_SIZE = _env_int("PAGE_SIZE", 25)
+
+
+class TestConfig(Config):
+    """Settings for the test suite; the database and store come from fixtures."""
+
+    TESTING = True
+    ENV_NAME = "testing"
+    SECRET_KEY = "test-secret-key"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    SESSION_COOKIE_SECURE = False
+    TIMEZONE = "UTC"
+
+
+def check_production(config: dict) -> None:
+    """Refuse to start in production with a missing or default SECRET_KEY."""
+    if config.get("ENV_NAME") != "production":
+        return
+    key = config.get("SECRET_KEY")
+    if not key or key == DEV_SECRET_KEY or len(key) < 16:
+        raise RuntimeError(
+            "SECRET_KEY must be set to a long random value in production "
+            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')."
+        )

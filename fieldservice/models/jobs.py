@@ -1,0 +1,119 @@
+"""Service requests and the jobs (work orders) they become; escalations (policy 3.1)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .customers import Customer, Product
+from .types import UTCDateTime, utcnow
+from .users import Region, User
+
+# Request types a dispatcher logs from a call.
+FAULT_REPAIR = "fault_repair"
+COMPLAINT = "complaint"
+CLAIM = "claim"
+DELIVERY_INSPECTION = "delivery_inspection"
+CENTRE_INSPECTION = "centre_inspection"
+INQUIRY = "inquiry"
+REQUEST_TYPES = (FAULT_REPAIR, COMPLAINT, CLAIM, DELIVERY_INSPECTION, CENTRE_INSPECTION, INQUIRY)
+
+PRIORITIES = ("urgent", "high", "normal", "low")
+
+# Job lifecycle: new -> assigned -> en_route -> on_site -> resolved -> closed,
+# plus escalated and cancelled. The allowed moves live in services/lifecycle.py.
+NEW = "new"
+ASSIGNED = "assigned"
+EN_ROUTE = "en_route"
+ON_SITE = "on_site"
+RESOLVED = "resolved"
+CLOSED = "closed"
+ESCALATED = "escalated"
+CANCELLED = "cancelled"
+STATUSES = (NEW, ASSIGNED, EN_ROUTE, ON_SITE, RESOLVED, CLOSED, ESCALATED, CANCELLED)
+OPEN_STATUSES = (NEW, ASSIGNED, EN_ROUTE, ON_SITE, ESCALATED)
+
+
+class Job(db.Model):
+    """A logged service request and the work order that carries it to a technician."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_deadline", "status", "arrival_deadline_dt"),
+        Index("ix_jobs_technician_status", "technician_id", "status"),
+        Index("ix_jobs_region_status_deadline", "region_id", "status", "arrival_deadline_dt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    request_type: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=NEW)
+    # Optimistic lock: every change of state bumps it; a write that read an older version
+    # loses (two dispatchers assigning the same job: exactly one wins).
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    arrival_deadline_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    en_route_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Checked in after the arrival deadline (policy 4.1).
+    late: Mapped[bool] = mapped_column(default=False)
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    # Where an escalated job goes back to once the supervisor has decided.
+    status_before_escalation: Mapped[str | None] = mapped_column(String(16))
+
+    customer: Mapped[Customer] = relationship()
+    product: Mapped[Product | None] = relationship()
+    region: Mapped[Region] = relationship()
+    technician: Mapped[User | None] = relationship(foreign_keys=[technician_id])
+    assigned_by: Mapped[User | None] = relationship(foreign_keys=[assigned_by_id])
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    escalations: Mapped[list["Escalation"]] = relationship(
+        back_populates="job", order_by="Escalation.raised_dt"
+    )
+
+    @property
+    def reference(self) -> str:
+        """The number staff read out on the phone, e.g. J000042."""
+        return f"J{self.id:06d}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.status}>"
+
+
+class Escalation(db.Model):
+    """A job escalated to superiors (policy 3.1) and, once decided, what was decided."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_open", "decided_dt", "raised_dt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    raised_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    raised_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision: Mapped[str | None] = mapped_column(Text)
+
+    job: Mapped[Job] = relationship(back_populates="escalations")
+    raised_by: Mapped[User] = relationship(foreign_keys=[raised_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])

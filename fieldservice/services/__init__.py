@@ -1,0 +1,1 @@
+"""Services: the application's adapters to the world outside its database (object storage)."""

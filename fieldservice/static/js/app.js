@@ -1,0 +1,96 @@
+/* fieldservice: small enhancements on top of htmx. No inline scripts (CSP), no eval.
+ * - Drafts: forms with data-draft keep what was typed in localStorage until the server
+ *   accepted them, so a dropped connection or a reload loses nothing.
+ * - Network and server errors of htmx requests show a message instead of failing silently.
+ */
+(function () {
+  "use strict";
+  var PREFIX = "fs-draft:";
+  var body = document.body;
+
+  function say(text, kind) {
+    var box = document.getElementById("messages");
+    if (!box || !text) return;
+    var p = document.createElement("p");
+    p.className = "flash flash-" + (kind || "error");
+    p.textContent = text;
+    box.innerHTML = "";
+    box.appendChild(p);
+  }
+
+  function draftKey(form) { return PREFIX + form.getAttribute("data-draft"); }
+
+  function saveDraft(form) {
+    var data = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.type === "hidden" || el.type === "password" || el.type === "file" || el.name === "csrf_token") return;
+      data[el.name] = (el.type === "checkbox" || el.type === "radio") ? el.checked : el.value;
+    });
+    try { localStorage.setItem(draftKey(form), JSON.stringify(data)); } catch (e) { /* storage full or off */ }
+  }
+
+  function restoreDraft(form) {
+    var raw;
+    try { raw = localStorage.getItem(draftKey(form)); } catch (e) { return; }
+    if (!raw) return;
+    var data = JSON.parse(raw), restored = false;
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || !(el.name in data) || el.type === "hidden") return;
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked !== data[el.name]) { el.checked = data[el.name]; restored = true; }
+      } else if (!el.value && data[el.name]) { el.value = data[el.name]; restored = true; }
+    });
+    if (restored) say(body.getAttribute("data-msg-draft-restored"), "info");
+  }
+
+  function clearDraft(form) { try { localStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ } }
+
+  function initDrafts(root) {
+    var forms = (root.matches && root.matches("form[data-draft]")) ? [root] : [];
+    forms = forms.concat(Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("form[data-draft]") : []));
+    forms.forEach(function (form) {
+      if (form.__draftReady) return;
+      form.__draftReady = true;
+      restoreDraft(form);
+      form.addEventListener("input", function () { saveDraft(form); });
+      form.addEventListener("change", function () { saveDraft(form); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { initDrafts(document); });
+  document.addEventListener("htmx:load", function (evt) { initDrafts(evt.target); });
+
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var form = evt.detail.elt && evt.detail.elt.closest ? evt.detail.elt.closest("form[data-draft]") : null;
+    if (form) saveDraft(form);
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt;
+    var form = elt && elt.closest ? elt.closest("form[data-draft]") : null;
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    // Accepted by the server (not a re-rendered form with errors): the draft is done.
+    if (form && (status === 200 || status === 204) && evt.detail.successful) clearDraft(form);
+  });
+  document.addEventListener("htmx:sendError", function () { say(body.getAttribute("data-msg-offline")); });
+  document.addEventListener("htmx:timeout", function () { say(body.getAttribute("data-msg-offline")); });
+  document.addEventListener("htmx:responseError", function (evt) {
+    var xhr = evt.detail.xhr, type = xhr.getResponseHeader("Content-Type") || "";
+    say(type.indexOf("text/plain") === 0 && xhr.responseText ? xhr.responseText : body.getAttribute("data-msg-error"));
+  });
+  // A full-page (no htmx) submit of a draft form: keep the draft until the next page shows
+  // the form is gone (a successful redirect leaves no such form on the page).
+  window.addEventListener("pageshow", function () {
+    Object.keys(localStorage).forEach(function (key) {
+      if (key.indexOf(PREFIX) !== 0) return;
+      var name = key.slice(PREFIX.length);
+      if (document.querySelector('form[data-draft="' + name + '"]')) return;
+      if (sessionStorage.getItem("fs-submitted:" + name)) { localStorage.removeItem(key); sessionStorage.removeItem("fs-submitted:" + name); }
+    });
+  });
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (form.matches && form.matches("form[data-draft]") && !form.hasAttribute("hx-post")) {
+      sessionStorage.setItem("fs-submitted:" + form.getAttribute("data-draft"), "1");
+    }
+  });
+})();
