@@ -4,6 +4,7 @@ helpers that make data.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from collections.abc import Iterator
@@ -101,6 +102,11 @@ class Client(FlaskClient):
 
     csrf: str | None = None
 
+    def open(self, *args, **kwargs):
+        # Each request gets its own app context (its own `g` and database session), as in
+        # production, instead of sharing the one the test holds open.
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
     def fetch_csrf(self, url: str = "/login") -> str:
         html = self.get(url, follow_redirects=True).get_data(as_text=True)
         match = CSRF_RE.search(html)
@@ -140,8 +146,7 @@ def client(app) -> Client:
 class Factory:
     """Builds realistic records for tests: make_user, make_customer, make_job."""
 
-    def __init__(self):
-        self._seq = count(1)
+    _seq = count(1)  # shared by every Factory, so names stay unique within a test
 
     def region(self, code: str = "north") -> Region:
         region = db.session.scalar(db.select(Region).where(Region.code == code))

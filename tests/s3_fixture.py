@@ -3,7 +3,11 @@
 ``seaweed`` starts one ``weed mini`` per test session in a temporary directory, with random
 credentials. ``storage_app`` gives each test a minimal Flask app, in an app context, whose
 S3 settings point at that server and at a fresh bucket of its own.
+
+PYTEST_DONT_REWRITE: this module has no asserts; the marker lets a test module register it
+with ``pytest_plugins`` after a conftest.py has imported it, without a pytest warning.
 """
+
 from __future__ import annotations
 
 import secrets

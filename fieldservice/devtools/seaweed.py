@@ -11,6 +11,7 @@ Usage from the command line (``make run``)::
     AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=devsecret \\
         python -m fieldservice.devtools.seaweed --dir instance/seaweedfs --port 8333
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ LOOPBACK = "127.0.0.1"
 GRPC_PORT_OFFSET = 10000
 # Unix socket paths are limited to 108 bytes on Linux and 104 on macOS.
 MAX_UNIX_SOCKET_PATH = 100
-# Seconds between SIGTERM and SIGKILL; a clean shutdown takes about 4 s (volume pre-stop 1 s).
+# Seconds between SIGTERM and SIGKILL; a clean shutdown takes 2-4 s (volume pre-stop 1 s).
 STOP_GRACE_SECONDS = 10.0
 # Lines of weed's log quoted in start-up errors.
 LOG_TAIL_LINES = 40
@@ -73,6 +74,9 @@ def find_weed() -> str:
 
 def _bind_loopback(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # As Go's listeners do: a port whose last connections sit in TIME_WAIT (a server just
+    # stopped) is free for weed, and must look free here too.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((LOOPBACK, port))
     except OSError:
@@ -86,14 +90,14 @@ def free_ports(count: int) -> list[int]:
     # Keep every probe socket open until all are chosen so the kernel hands out distinct ports.
     with contextlib.ExitStack() as stack:
         socks = [stack.enter_context(_bind_loopback()) for _ in range(count)]
-        return [s.getsockname()[1] for s in socks]
+        return [int(s.getsockname()[1]) for s in socks]
 
 
 def free_port_pair(offset: int = GRPC_PORT_OFFSET, exclude: frozenset[int] = frozenset()) -> int:
     """Return a free loopback port P such that P + offset is free too."""
     for _ in range(100):
         with _bind_loopback() as first:
-            port = first.getsockname()[1]
+            port = int(first.getsockname()[1])
             if port in exclude or port + offset in exclude or port + offset > 65535:
                 continue
             try:
@@ -160,9 +164,9 @@ class SeaweedFS:
         attempt = 1
         while True:
             log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-            self._launch(weed)
+            process = self._launch(weed)
             try:
-                self._wait_until_ready(deadline)
+                self._wait_until_ready(process, deadline)
                 return self
             except SeaweedFSError:
                 self.stop()
@@ -219,6 +223,7 @@ class SeaweedFS:
     # -- internals ---------------------------------------------------------------------------
 
     def _command(self, weed: str) -> list[str]:
+        """Choose this run's ports (recorded on self) and build weed's command line."""
         s3_port = self._requested_s3_port
         if s3_port is not None:
             try:
@@ -270,13 +275,13 @@ class SeaweedFS:
                 command.append(f"-{component}.localSocket={sock}")
         return command
 
-    def _launch(self, weed: str) -> None:
+    def _launch(self, weed: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
         env["AWS_ACCESS_KEY_ID"] = self.access_key
         env["AWS_SECRET_ACCESS_KEY"] = self.secret_key
         command = self._command(weed)
         self._log_file = self.log_path.open("ab")
-        self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             command,
             cwd=self.data_dir,  # anything weed writes relative to its cwd stays in data_dir
             env=env,
@@ -287,9 +292,11 @@ class SeaweedFS:
             # weed's whole group. atexit covers a parent that exits without calling stop().
             start_new_session=True,
         )
+        self._process = process
         atexit.register(self.stop)
+        return process
 
-    def _wait_until_ready(self, deadline: float) -> None:
+    def _wait_until_ready(self, process: subprocess.Popen[bytes], deadline: float) -> None:
         client = boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
@@ -306,8 +313,7 @@ class SeaweedFS:
         )
         last_problem = "no answer yet"
         while True:
-            assert self._process is not None
-            code = self._process.poll()
+            code = process.poll()
             if code is not None:
                 raise SeaweedFSError(
                     f"weed mini exited with code {code} during start-up; "
@@ -391,7 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     if not access_key or not secret_key:
         parser.error("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment")
 
-    server = SeaweedFS(args.dir, access_key, secret_key, s3_port=args.port or None, log_path=args.log)
+    server = SeaweedFS(
+        args.dir, access_key, secret_key, s3_port=args.port or None, log_path=args.log
+    )
     with _stop_on_sigterm():
         try:
             started = time.monotonic()

@@ -23,6 +23,7 @@ Failures of the store or the network raise :class:`StorageError` (a missing obje
 :func:`get` / :func:`open_stream` raises its subclass :class:`ObjectNotFound`), so views can
 show a friendly message instead of a stack trace.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,9 +33,9 @@ import threading
 import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import quote
 
@@ -55,7 +56,7 @@ DEFAULT_REGION = "us-east-1"
 # Error codes S3 (and SeaweedFS) use for "no such key"; HEAD responses carry only "404".
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _NO_BUCKET_CODES = frozenset({"404", "NoSuchBucket", "NotFound"})
-# Bounds the threads (and so the buffered parts, 8 MiB each) of one multipart upload.
+# Upload threads per put (boto3 starts 10); parts are 8 MiB, files under 8 MiB go in one PUT.
 _TRANSFER_CONFIG = TransferConfig(max_concurrency=4)
 
 
@@ -66,7 +67,9 @@ class StorageError(Exception):
     store answered (e.g. ``SignatureDoesNotMatch``), None for network errors and timeouts.
     """
 
-    def __init__(self, operation: str, key: str | None, detail: str, code: str | None = None):
+    def __init__(
+        self, operation: str, key: str | None, detail: str, code: str | None = None
+    ) -> None:
         super().__init__(f"Object storage {operation} failed for {key!r}: {detail}")
         self.operation = operation
         self.key = key
@@ -147,7 +150,12 @@ def _build_client(config: Mapping[str, Any]) -> BaseClient:
             # seconds, not hold a worker for minutes.
             connect_timeout=config.get("S3_CONNECT_TIMEOUT", 3),
             read_timeout=config.get("S3_READ_TIMEOUT", 20),
-            retries={"max_attempts": int(config.get("S3_MAX_ATTEMPTS", 3)), "mode": "standard"},
+            # total_max_attempts counts the first try, as S3_MAX_ATTEMPTS (and AWS_MAX_ATTEMPTS)
+            # do; botocore's "max_attempts" would count retries only, one attempt more.
+            retries={
+                "total_max_attempts": int(config.get("S3_MAX_ATTEMPTS", 3)),
+                "mode": "standard",
+            },
             signature_version="s3v4",
             # Path style works on every S3-compatible store and needs no wildcard DNS.
             s3={"addressing_style": "path"},
@@ -227,7 +235,7 @@ def new_key(prefix: str) -> str:
     prefix = prefix.strip("/")
     if not prefix:
         raise ValueError("new_key needs a non-empty prefix")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return f"{prefix}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}"
 
 
@@ -256,19 +264,24 @@ def put(
 def get(key: str) -> bytes:
     """The whole object in memory; for large objects use :func:`open_stream`."""
     with _translate_errors("get", key):
-        body = _client().get_object(Bucket=_bucket(), Key=key)["Body"]
-        with body:
-            return body.read()
+        body: StreamingBody = _client().get_object(Bucket=_bucket(), Key=key)["Body"]
+        with closing(body):
+            data: bytes = body.read()
+    return data
 
 
 def open_stream(key: str) -> StreamingBody:
-    """The object's body as a stream; close it when done (``with open_stream(k) as body``).
+    """The object's body as a stream (``read``, ``iter_chunks``); close it when done.
+
+    Use ``contextlib.closing(open_stream(key))``: the body's own ``with`` yields the raw
+    urllib3 response instead of the body.
 
     Errors while opening raise :class:`StorageError`; reads from the body itself may still
     raise botocore errors if the connection drops mid-way.
     """
     with _translate_errors("open_stream", key):
-        return _client().get_object(Bucket=_bucket(), Key=key)["Body"]
+        body: StreamingBody = _client().get_object(Bucket=_bucket(), Key=key)["Body"]
+    return body
 
 
 def head(key: str) -> dict[str, Any] | None:
@@ -278,7 +291,7 @@ def head(key: str) -> dict[str, Any] | None:
     """
     try:
         with _translate_errors("head", key):
-            response = _client().head_object(Bucket=_bucket(), Key=key)
+            response: dict[str, Any] = _client().head_object(Bucket=_bucket(), Key=key)
     except ObjectNotFound:
         return None
     response.pop("ResponseMetadata", None)
@@ -309,9 +322,7 @@ def presigned_get_url(key: str, expires: int | None = None, filename: str | None
         params["ResponseContentDisposition"] = _content_disposition(filename)
     # Signing is local (no request is sent), but credential lookup can still fail.
     with _translate_errors("presign", key):
-        url: str = _client().generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=expires
-        )
+        url: str = _client().generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
     return url
 
 

@@ -1,4 +1,5 @@
 """fieldservice.services.storage against a real SeaweedFS S3 server (no mocks)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,8 @@ def test_put_head_get_round_trip_keeps_size_and_sha256(
     assert info["ContentType"] == "application/octet-stream"
     assert info["Metadata"] == {"job": "42"}
     assert hashlib.sha256(storage.get(key)).hexdigest() == stored.sha256
-    with storage.open_stream(key) as body:
-        streamed = hashlib.sha256()
+    streamed = hashlib.sha256()
+    with closing(storage.open_stream(key)) as body:
         for chunk in body.iter_chunks(MB):
             streamed.update(chunk)
     assert streamed.hexdigest() == stored.sha256
@@ -113,9 +114,7 @@ def test_presigned_url_expires(storage_app: flask.Flask) -> None:
     assert status == 403
 
 
-def test_object_is_not_readable_anonymously(
-    storage_app: flask.Flask, seaweed: SeaweedFS
-) -> None:
+def test_object_is_not_readable_anonymously(storage_app: flask.Flask, seaweed: SeaweedFS) -> None:
     key = storage.new_key("photos")
     storage.put(key, io.BytesIO(b"private"), "text/plain")
 
@@ -130,7 +129,7 @@ def test_wrong_credentials_are_refused(storage_app: flask.Flask, seaweed: Seawee
     storage.put(key, io.BytesIO(b"data"), "text/plain")
     bucket = storage_app.config["S3_BUCKET"]
 
-    with app_context(seaweed, S3_BUCKET=bucket, AWS_SECRET_ACCESS_KEY="not-the-secret"):
+    with app_context(seaweed, S3_BUCKET=bucket, AWS_SECRET_ACCESS_KEY="not-the-secret"):  # noqa: S106
         with pytest.raises(storage.StorageError) as put_error:
             storage.put(storage.new_key("photos"), io.BytesIO(b"data"), "text/plain")
         with pytest.raises(storage.StorageError) as get_error:
@@ -188,15 +187,41 @@ def test_unreachable_endpoint_raises_storage_error(seaweed: SeaweedFS) -> None:
     assert error.value.operation == "put"
 
 
-def test_silent_endpoint_times_out_as_storage_error(seaweed: SeaweedFS) -> None:
-    # Accepts connections (the kernel's backlog) but never answers: a hung store.
+def test_hung_endpoint_times_out_after_configured_attempts(seaweed: SeaweedFS) -> None:
+    # A server that accepts connections but never answers: a hung store.
+    accepted: list[socket.socket] = []
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
+        silent.settimeout(0.2)
+        done = threading.Event()
+
+        def accept_and_ignore() -> None:
+            while not done.is_set():
+                try:
+                    accepted.append(silent.accept()[0])
+                except TimeoutError:
+                    continue
+
+        acceptor = threading.Thread(target=accept_and_ignore)
+        acceptor.start()
         endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        with app_context(seaweed, S3_ENDPOINT_URL=endpoint, S3_READ_TIMEOUT=1, S3_MAX_ATTEMPTS=1):
-            with pytest.raises(storage.StorageError, match="[Tt]imeout|timed out"):
+        try:
+            with (
+                app_context(
+                    seaweed, S3_ENDPOINT_URL=endpoint, S3_READ_TIMEOUT=1, S3_MAX_ATTEMPTS=2
+                ),
+                pytest.raises(storage.StorageError, match=r"[Tt]imeout"),
+            ):
                 storage.get("photos/anything")
+        finally:
+            done.set()
+            acceptor.join()
+            for conn in accepted:
+                conn.close()
+
+    # S3_MAX_ATTEMPTS counts the first attempt: one try and one retry.
+    assert len(accepted) == 2
 
 
 def test_missing_object(storage_app: flask.Flask) -> None:
@@ -226,7 +251,7 @@ def test_client_is_shared_across_threads(storage_app: flask.Flask) -> None:
                 payload = f"payload {n}".encode()
                 storage.put(key, io.BytesIO(payload), "text/plain")
                 assert storage.get(key) == payload
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # reported by the main thread below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]

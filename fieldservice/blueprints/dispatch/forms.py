@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from ...labels import PRIORITY_LABELS, REQUEST_TYPE_LABELS
@@ -26,9 +27,9 @@ class RequestForm(FlaskForm):
     made_by_us = BooleanField(_l("Made by our company"), default=True)
     coverage_end_date = DateField(_l("Warranty / service contract ends"), validators=[Optional()])
     request_type = SelectField(_l("Request type"),
-                               choices=[(k, v) for k, v in REQUEST_TYPE_LABELS.items()],
+                               choices=[SelectChoice(k, v) for k, v in REQUEST_TYPE_LABELS.items()],
                                validators=[InputRequired()])
-    priority = SelectField(_l("Priority"), choices=[(k, v) for k, v in PRIORITY_LABELS.items()],
+    priority = SelectField(_l("Priority"), choices=[SelectChoice(k, v) for k, v in PRIORITY_LABELS.items()],
                            default="normal", validators=[InputRequired()])
     description = TextAreaField(_l("What the customer reports"),
                                 validators=[DataRequired(message=_l("Describe the request.")),

@@ -10,6 +10,7 @@ from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from wtforms.fields.choices import SelectChoice
 
 from ...extensions import db
 from ...labels import REQUEST_TYPE_LABELS, STATUS_LABELS
@@ -47,8 +48,8 @@ def _today() -> date:
 
 def _assign_form(job: Job, technicians: list[User]) -> AssignForm:
     form = AssignForm(meta={"csrf": False}, formdata=None)
-    form.technician_id.choices = [(0, gettext("Choose a technician"))] + [
-        (t.id, t.display_name) for t in technicians
+    form.technician_id.choices = [SelectChoice(0, gettext("Choose a technician"))] + [
+        SelectChoice(t.id, t.display_name) for t in technicians
     ]
     form.technician_id.data = job.technician_id or 0
     form.version.data = job.version
@@ -81,8 +82,8 @@ def _redirect_next(default: str):
 def new_request():
     """Dispatcher: log a service request from a customer's call; it becomes a job."""
     form = RequestForm()
-    form.customer_region.choices = [(0, gettext("Choose a region"))] + [
-        (r.id, r.name) for r in _regions()
+    form.customer_region.choices = [SelectChoice(0, gettext("Choose a region"))] + [
+        SelectChoice(r.id, r.name) for r in _regions()
     ]
     customer = None
     chosen = request.args.get("customer_id") or form.customer_id.data
@@ -241,7 +242,7 @@ def assign(job_id: int):
     job = _job_or_404(job_id)
     technicians = ops.technicians_for_region(None)
     form = AssignForm(meta={"csrf": False})
-    form.technician_id.choices = [(0, "")] + [(t.id, t.display_name) for t in technicians]
+    form.technician_id.choices = [SelectChoice(0, "")] + [SelectChoice(t.id, t.display_name) for t in technicians]
     error = None
     status = 200
     if not form.validate() or not form.technician_id.data:

@@ -1,0 +1,299 @@
+"""The whole role x route matrix.
+
+ROUTES below declares, for every endpoint of the app, who may use it. A new route fails
+`test_every_endpoint_is_declared` until it is added here (and to CALLS, which says how to
+call it). Then every endpoint is called by every role and by an anonymous visitor, as a
+normal request and as an htmx request, with real ids:
+
+* anonymous               -> redirect to /login (htmx: 401 with HX-Redirect to /login)
+* a role not allowed      -> 403
+* a technician on a job that is assigned to another technician -> 404 (page, fragment, POST)
+* allowed                 -> anything but 400/401/403/404 and no server error
+
+The supervisor may do everything; "public" routes are open to everybody.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urlsplit
+
+import pytest
+
+from fieldservice.extensions import db
+from fieldservice.models import Region
+from fieldservice.models.users import ROLES
+from tests.conftest import PASSWORD
+
+PUBLIC = "public"
+TECHNICIAN, DISPATCHER, REVIEWER, SUPERVISOR = "technician", "dispatcher", "reviewer", "supervisor"
+ANONYMOUS = "anonymous"
+STAFF = frozenset(ROLES)
+
+# endpoint -> the roles its decorator names (the supervisor is allowed on top), or PUBLIC.
+ROUTES: dict[str, frozenset[str] | str] = {
+    "main.index": STAFF,
+    "main.healthz": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": STAFF,
+    "auth.set_language": PUBLIC,
+    "dispatch.new_request": frozenset({DISPATCHER}),
+    "dispatch.customer_search": frozenset({DISPATCHER}),
+    "dispatch.queue": frozenset({DISPATCHER}),
+    "dispatch.board": frozenset({DISPATCHER}),
+    "dispatch.jobs": frozenset({DISPATCHER, REVIEWER}),
+    "dispatch.job_detail": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
+    "dispatch.assign": frozenset({DISPATCHER}),
+    "dispatch.transition": frozenset({TECHNICIAN, DISPATCHER}),
+    "dispatch.my_jobs": frozenset({TECHNICIAN}),
+    "dispatch.escalations": frozenset({SUPERVISOR}),
+    "dispatch.decide": frozenset({SUPERVISOR}),
+}
+
+TRANSITION_ACTIONS = ("start_travel", "check_in", "resolve", "escalate", "close", "cancel")
+# The state a job is put in before an action, so the allowed role's request can really succeed.
+STATE_FOR_ACTION = {"start_travel": "assigned", "check_in": "en_route", "resolve": "on_site",
+                    "escalate": "assigned", "close": "resolved", "cancel": "assigned"}
+
+
+@dataclass
+class World:
+    """The records a call needs: the signed-in user's own job, another technician's job, ..."""
+
+    tech_a: object  # the technician who signs in when the role is technician
+    tech_b: object  # "another technician"
+    own_job: object
+    other_job: object
+    escalation_id: int
+    region_id: int
+
+    def job(self, scope: str):
+        return self.own_job if scope == "own" else self.other_job
+
+
+@dataclass(frozen=True)
+class Call:
+    endpoint: str
+    method: str
+    url: Callable[[World, str], str]  # (world, scope) -> url
+    target: Callable[[World, str], str]  # the fragment id htmx would send as HX-Target
+    data: Callable[[World, str], dict] = lambda w, s: {}
+    job_scoped: bool = False  # a technician may only touch their own jobs here
+    variant: str = ""
+    job_state: str = "assigned"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.endpoint}:{self.method}" + (f":{self.variant}" if self.variant else "")
+
+
+def _const(value):
+    return lambda w, s: value
+
+
+def _new_request_data(w: World, s: str) -> dict:
+    return {"customer_name": "Matrix Customer", "customer_phone": "010 1234 5678",
+            "customer_address": "9 Matrix Road", "customer_region": str(w.region_id),
+            "request_type": "fault_repair", "priority": "normal",
+            "description": "Machine beeps three times."}
+
+
+CALLS: list[Call] = [
+    Call("main.index", "GET", _const("/"), _const("main")),
+    Call("main.healthz", "GET", _const("/healthz"), _const("main")),
+    Call("auth.login", "GET", _const("/login"), _const("main")),
+    Call("auth.login", "POST", _const("/login"), _const("main"),
+         data=lambda w, s: {"username": w.tech_b.username, "password": PASSWORD}),
+    Call("auth.logout", "POST", _const("/logout"), _const("main")),
+    Call("auth.set_language", "POST", _const("/language"), _const("main"),
+         data=_const({"locale": "en", "next": "/"})),
+    Call("dispatch.new_request", "GET", _const("/requests/new"), _const("request-form")),
+    Call("dispatch.new_request", "GET", _const("/requests/new?q=Cust"), _const("customer-section"),
+         variant="customer-section"),
+    Call("dispatch.new_request", "POST", _const("/requests/new"), _const("request-form"),
+         data=_new_request_data),
+    Call("dispatch.customer_search", "GET", _const("/customers/search?q=Cust"), _const("customer-matches")),
+    Call("dispatch.queue", "GET", _const("/dispatch/queue"), _const("queue-results")),
+    Call("dispatch.board", "GET", _const("/dispatch/board"), _const("board-columns")),
+    Call("dispatch.jobs", "GET", _const("/jobs"), _const("jobs-table")),
+    Call("dispatch.job_detail", "GET", lambda w, s: f"/jobs/{w.job(s).id}", _const("job-panel"),
+         job_scoped=True),
+    Call("dispatch.assign", "POST", lambda w, s: f"/jobs/{w.job(s).id}/assign",
+         lambda w, s: f"job-card-{w.job(s).id}",
+         data=lambda w, s: {"technician_id": str(w.tech_a.id if s == "other" else w.tech_b.id),
+                            "version": str(w.job(s).version)},
+         job_scoped=True),
+    *[
+        Call("dispatch.transition", "POST", (lambda a: lambda w, s: f"/jobs/{w.job(s).id}/{a}")(action),
+             lambda w, s: f"job-card-{w.job(s).id}",
+             data=lambda w, s: {"reason": "Because the matrix says so.", "request_key": uuid.uuid4().hex},
+             job_scoped=True, variant=action, job_state=STATE_FOR_ACTION[action])
+        for action in TRANSITION_ACTIONS
+    ],
+    Call("dispatch.my_jobs", "GET", _const("/my-jobs"), _const("my-jobs-list")),
+    Call("dispatch.escalations", "GET", _const("/escalations"), _const("main")),
+    Call("dispatch.decide", "POST", lambda w, s: f"/escalations/{w.escalation_id}/decide", _const("main"),
+         data=lambda w, s: {"decision": "Replace the unit under goodwill.", "request_key": uuid.uuid4().hex}),
+]
+
+WHO = (TECHNICIAN, DISPATCHER, REVIEWER, SUPERVISOR, ANONYMOUS)
+MODES = ("page", "htmx")
+
+
+def _cases():
+    for call in CALLS:
+        for who in WHO:
+            scopes = ("own", "other") if (call.job_scoped and who == TECHNICIAN) else ("other",)
+            for scope in scopes:
+                for mode in MODES:
+                    label = f"{call.name}-{who}-{mode}" + ("-own-job" if scope == "own" else
+                                                            "-others-job" if call.job_scoped else "")
+                    yield pytest.param(call, who, scope, mode, id=label)
+
+
+def _may(endpoint: str, who: str) -> bool:
+    rule = ROUTES[endpoint]
+    if rule == PUBLIC:
+        return True
+    return who != ANONYMOUS and (who == SUPERVISOR or who in rule)
+
+
+# --- the table itself --------------------------------------------------------------------
+
+
+def _endpoints(app) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            found.setdefault(rule.endpoint, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    return found
+
+
+def test_every_endpoint_is_declared(app):
+    """A new route must be added to ROUTES (who may use it) before the suite passes."""
+    missing = sorted(set(_endpoints(app)) - set(ROUTES))
+    assert not missing, f"endpoints missing from the role table: {missing}"
+    stale = sorted(set(ROUTES) - set(_endpoints(app)))
+    assert not stale, f"role table names endpoints the app no longer has: {stale}"
+
+
+def test_every_endpoint_and_method_is_called_by_the_matrix(app):
+    called: dict[str, set[str]] = {}
+    for call in CALLS:
+        called.setdefault(call.endpoint, set()).add(call.method)
+    assert called == _endpoints(app)
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == "dispatch.transition")
+    assert set(rule._converters["action"].items) == set(TRANSITION_ACTIONS)
+
+
+def test_table_matches_the_decorators(app):
+    """ROUTES says exactly what each view's roles_required/any_staff/public declared."""
+    for endpoint in ROUTES:
+        view = app.view_functions[endpoint]
+        declared = getattr(view, "allowed_roles", None)
+        assert declared is not None, f"{endpoint} has no role decorator from security.py"
+        if ROUTES[endpoint] == PUBLIC:
+            assert declared == PUBLIC, endpoint
+        else:
+            assert declared != PUBLIC, endpoint
+            assert frozenset(declared) == ROUTES[endpoint], endpoint
+            assert set(declared) <= STAFF, endpoint
+
+
+# --- the matrix --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(make, app) -> Callable[[str], World]:
+    def build(job_state: str) -> World:
+        dispatcher = make.user(DISPATCHER)
+        tech_a = make.user(TECHNICIAN)
+        tech_b = make.user(TECHNICIAN)
+        own = make.job(job_state, technician=tech_a, dispatcher=dispatcher)
+        other = make.job(job_state, technician=tech_b, dispatcher=dispatcher)
+        escalated = make.job("escalated", technician=tech_b, dispatcher=dispatcher)
+        region = db.session.scalar(db.select(Region))
+        return World(tech_a, tech_b, own, other, escalated.escalations[0].id, region.id)
+
+    return build
+
+
+def _client_for(who: str, world: World, app, make, login):
+    if who == ANONYMOUS:
+        from tests.conftest import Client
+
+        app.test_client_class = Client
+        return app.test_client()
+    if who == TECHNICIAN:
+        return login(world.tech_a)
+    if who == DISPATCHER:
+        dispatcher = world.own_job.created_by
+        return login(dispatcher)
+    return login(make.user(who))
+
+
+def _send(client, call: Call, world: World, scope: str, mode: str):
+    url = call.url(world, scope)
+    target = call.target(world, scope)
+    if call.method == "GET":
+        if mode == "htmx":
+            return client.htmx_get(url, target)
+        return client.get(url)
+    data = call.data(world, scope)
+    if client.csrf is None:
+        client.fetch_csrf("/login")
+    if mode == "htmx":
+        # What htmx sends: the form's fields (its hidden csrf_token too) and the header token.
+        data.setdefault("csrf_token", client.csrf)
+        return client.post_form(url, data, htmx_target=target)
+    return client.post_form(url, data)
+
+
+@pytest.mark.parametrize("call, who, scope, mode", list(_cases()))
+def test_route_matrix(app, make, login, world, call: Call, who: str, scope: str, mode: str):
+    w = world(call.job_state)
+    client = _client_for(who, w, app, make, login)
+    response = _send(client, call, w, scope, mode)
+    status = response.status_code
+    where = f"{call.method} {call.url(w, scope)} as {who} ({mode}, {scope} job)"
+    body = response.get_data(as_text=True)[:300]
+
+    if not _may(call.endpoint, who):
+        if who == ANONYMOUS:
+            if mode == "htmx":
+                assert status == 401, f"{where}: {status} {body}"
+                assert urlsplit(response.headers.get("HX-Redirect", "")).path == "/login", where
+            else:
+                assert status in (302, 303), f"{where}: {status} {body}"
+                assert urlsplit(response.headers["Location"]).path == "/login", where
+        else:
+            assert status == 403, f"{where}: {status} {body}"
+        return
+
+    if call.job_scoped and who == TECHNICIAN and scope == "other":
+        assert status == 404, f"{where}: {status} {body}"
+        return
+
+    assert status not in (400, 401, 403, 404), f"{where}: {status} {body}"
+    assert status < 500, f"{where}: {status} {body}"
+    if call.job_scoped and who == TECHNICIAN:
+        assert str(w.own_job.reference) in body or status in (302, 303), where
+
+
+def test_technician_cannot_change_another_technicians_job(app, make, login, world):
+    """Not only a 404: the other technician's job and its history stay exactly as they were."""
+    from fieldservice.models import AuditEvent, Job
+
+    w = world("assigned")
+    client = login(w.tech_a)
+    before = (w.other_job.status, w.other_job.version)
+    events = db.session.scalar(db.select(db.func.count(AuditEvent.id)))
+    for action in TRANSITION_ACTIONS:
+        assert client.post_form(f"/jobs/{w.other_job.id}/{action}",
+                                {"reason": "x", "request_key": uuid.uuid4().hex}).status_code == 404
+    db.session.expire_all()
+    job = db.session.get(Job, w.other_job.id)
+    assert (job.status, job.version) == before
+    assert db.session.scalar(db.select(db.func.count(AuditEvent.id))) == events
