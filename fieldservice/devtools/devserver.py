@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import sys
 
 from ..config import INSTANCE_DIR
@@ -29,7 +30,15 @@ def _dev_credentials() -> tuple[str, str]:
     return access, secret
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and SIGTERM both stop the app and then the store (even when started in the
+    # background, where a shell would otherwise leave SIGINT ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     INSTANCE_DIR.mkdir(exist_ok=True)
     access, secret = _dev_credentials()
     s3_port = int(os.environ.get("DEV_S3_PORT", "8333"))
