@@ -22,7 +22,7 @@ translations: $(STAMP)
 
 # Refresh the catalogue after changing user-facing strings; then translate the new zh_CN entries.
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o fieldservice/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs '.* __pycache__' -o fieldservice/translations/messages.pot .
 	$(BIN)/pybabel update -i fieldservice/translations/messages.pot -d fieldservice/translations --no-fuzzy-matching
 
 # Development: migrate, demo data when empty, SeaweedFS on loopback, app on :5000. Ctrl-C stops all.

@@ -148,6 +148,23 @@ def init_app(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Created {user.username} ({user.role}).")
 
+    @app.cli.command("deactivate-user")
+    @click.option("--username", required=True)
+    def deactivate_user_command(username):
+        """Deactivate a staff account; its open sessions stop working at once."""
+        from .security import end_all_sessions
+        from .services.audit import record_event
+
+        user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"No user {username!r}.")
+        if user.active:
+            user.active = False
+            end_all_sessions(user)
+            record_event("user", user.id, "deactivate", None, "active", "inactive", reason="flask deactivate-user")
+            db.session.commit()
+        click.echo(f"{user.username} is deactivated.")
+
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Do nothing when there are users already.")
     def seed_demo_command(if_empty):

@@ -64,3 +64,11 @@ DEADLINE_LABELS = {
     "met": _l("Arrived in time"),
     "missed": _l("Arrived late"),
 }
+
+MY_JOBS_GROUPS = {
+    "in_progress": _l("In progress"),
+    "overdue": _l("Overdue"),
+    "today": _l("Due today"),
+    "tomorrow": _l("Due tomorrow"),
+    "later": _l("Later"),
+}

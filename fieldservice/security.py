@@ -9,7 +9,7 @@ from typing import Callable, TypeVar
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from .extensions import csrf, db, login_manager
 from .models import LoginFailure, User, utcnow
@@ -80,6 +80,18 @@ def load_user(session_id: str) -> User | None:
 def end_all_sessions(user: User) -> None:
     """Make every session cookie of `user` useless (logout, deactivation, password change)."""
     user.session_version += 1
+
+
+@event.listens_for(User.active, "set", active_history=True)
+def _deactivation_ends_sessions(user: User, value, oldvalue, initiator) -> None:
+    """Deactivating an account ends its sessions for good.
+
+    The loader already refuses an inactive user, but without a new session version an old
+    (perhaps stolen) cookie would work again the moment the account is reactivated.
+    Only a change of a loaded account counts (not the constructor of a new one).
+    """
+    if oldvalue is True and not value and user.session_version is not None:
+        end_all_sessions(user)
 
 
 # --- login throttling --------------------------------------------------------------------

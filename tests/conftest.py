@@ -102,6 +102,11 @@ class Client(FlaskClient):
 
     csrf: str | None = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Tests read English unless they ask for another language (the app's default is Chinese).
+        self.environ_base.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
+
     def open(self, *args, **kwargs):
         # Each request gets its own app context (its own `g` and database session), as in
         # production, instead of sharing the one the test holds open.

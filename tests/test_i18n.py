@@ -20,7 +20,13 @@ from markupsafe import escape
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "fieldservice" / "translations"
-PO = TRANSLATIONS / "zh_CN" / "LC_MESSAGES" / "messages.po"
+# Flask-Babel finds a catalogue by Babel's canonical locale name, and Babel parses "zh_CN" as
+# zh_Hans_CN; the catalogue is read from whichever of the two folders exists.
+PO = next(
+    (path for path in (TRANSLATIONS / name / "LC_MESSAGES" / "messages.po" for name in ("zh_Hans_CN", "zh_CN"))
+     if path.exists()),
+    TRANSLATIONS / "zh_CN" / "LC_MESSAGES" / "messages.po",
+)
 MO = PO.with_suffix(".mo")
 # The same keywords as `make extract-messages` (-k _l -k lazy_gettext) on top of babel's own.
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}

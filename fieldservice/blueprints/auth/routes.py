@@ -1,11 +1,14 @@
 """Sign in, sign out, choose the language."""
 from __future__ import annotations
 
+import functools
+import secrets
 from urllib.parse import urlsplit
 
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ...extensions import db
 from ...models import User
@@ -22,9 +25,20 @@ from . import bp
 from .forms import LoginForm
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, checked when the username is unknown."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def _safe_next(target: str | None) -> str:
-    """Only local paths: never redirect a user to another site after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only local paths: never redirect a user to another site after sign-in.
+
+    Browsers read a backslash as a slash ("/\\evil.example" is "//evil.example") and drop
+    tabs and newlines, so a target with any of them (or any control character) is refused.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and not any(ord(ch) < 32 or ord(ch) == 127 for ch in target)):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
@@ -51,7 +65,11 @@ def login():
             status = 429
         else:
             user = db.session.scalar(db.select(User).where(User.username == username.lower()))
-            if user is not None and user.active and user.check_password(form.password.data):
+            # Always check a hash, so an unknown or inactive account answers as slowly as a
+            # wrong password (the message is the same; the timing must not differ either).
+            password_ok = check_password_hash(user.password_hash if user is not None else _dummy_hash(),
+                                              form.password.data)
+            if user is not None and user.active and password_ok:
                 clear_login_failures(username)
                 db.session.commit()
                 session.clear()

@@ -284,7 +284,7 @@ def unassigned_jobs(region_id: int | None = None, request_type: str | None = Non
     return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
 
 
-def technician_jobs(technician: User, include_done_since: datetime | None = None) -> list[Job]:
+def technician_jobs(technician: User) -> list[Job]:
     """A technician's open jobs, most urgent first (their "My jobs" on the phone)."""
     statuses = (ASSIGNED, "en_route", "on_site", ESCALATED)
     stmt = (
@@ -294,6 +294,26 @@ def technician_jobs(technician: User, include_done_since: datetime | None = None
         .order_by(Job.arrival_deadline_dt, Job.id)
     )
     return list(db.session.scalars(stmt))
+
+
+def group_my_jobs(jobs: list[Job], now: datetime, zone) -> list[tuple[str, list[Job]]]:
+    """Split a technician's jobs into: in progress, overdue, due today, tomorrow, later."""
+    today = now.astimezone(zone).date()
+    groups: dict[str, list[Job]] = {key: [] for key in ("in_progress", "overdue", "today", "tomorrow", "later")}
+    for job in jobs:
+        due = job.arrival_deadline_dt.astimezone(zone).date()
+        if job.status in ("en_route", "on_site"):
+            key = "in_progress"
+        elif job.arrival_deadline_dt < now:
+            key = "overdue"
+        elif due == today:
+            key = "today"
+        elif (due - today).days == 1:
+            key = "tomorrow"
+        else:
+            key = "later"
+        groups[key].append(job)
+    return [(key, items) for key, items in groups.items() if items]
 
 
 def board_jobs(region_id: int, day_start: datetime, day_end: datetime, include_overdue: bool):

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from ...extensions import db
-from ...labels import REQUEST_TYPE_LABELS, STATUS_LABELS
-from ...models import Customer, Escalation, Job, Region, User
+from ...labels import PRIORITY_LABELS, REQUEST_TYPE_LABELS, STATUS_LABELS
+from ...models import Customer, Escalation, Job, Region, User, utcnow
 from ...models.users import DISPATCHER, REVIEWER, SUPERVISOR, TECHNICIAN
 from ...security import any_staff, form_csrf, roles_required
 from ...services.audit import history
@@ -84,6 +84,11 @@ def new_request():
     form = RequestForm()
     form.customer_region.choices = [SelectChoice(0, gettext("Choose a region"))] + [
         SelectChoice(r.id, r.name) for r in _regions()
+    ]
+    hours = current_app.config["ARRIVAL_HOURS"]
+    form.priority.choices = [
+        SelectChoice(key, gettext("%(priority)s — on site within %(hours)s h", priority=label, hours=hours[key]))
+        for key, label in PRIORITY_LABELS.items()
     ]
     customer = None
     chosen = request.args.get("customer_id") or form.customer_id.data
@@ -343,10 +348,13 @@ def transition(job_id: int, action: str):
 @roles_required(TECHNICIAN)
 def my_jobs():
     """Technician: today's and upcoming jobs on the phone, most urgent first."""
-    jobs_list = ops.technician_jobs(current_user)
-    cards = [_card_context(job) for job in jobs_list]
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    groups = [
+        (key, [_card_context(job) for job in jobs_in_group])
+        for key, jobs_in_group in ops.group_my_jobs(ops.technician_jobs(current_user), utcnow(), zone)
+    ]
     return render_page_or_fragment("dispatch/my_jobs.html", "dispatch/_my_jobs_list.html", "my-jobs-list",
-                                   cards=cards, transition_form=TransitionForm(meta={"csrf": False}))
+                                   groups=groups)
 
 
 # --- escalations (policy 3.1) ------------------------------------------------------------
