@@ -34,8 +34,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# Benchmarks (not part of `make test`); results are appended to bench/RESULTS.md.
 bench: install
-	@echo "Benchmarks arrive with issue 7 (bench/)."
+	$(BIN)/python bench/photo_upload.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -69,15 +69,10 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
     init_security(app)
 
-    from .blueprints.auth import bp as auth_bp
-    from .blueprints.dispatch import bp as dispatch_bp
-    from .blueprints.errors import bp as errors_bp
-    from .blueprints.main import bp as main_bp
+    from .blueprints import auth, diagnosis, dispatch, errors, ledger, main, photos, reports, taxonomy
 
-    app.register_blueprint(errors_bp)
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(dispatch_bp)
+    for area in (errors, main, auth, dispatch, diagnosis, photos, ledger, reports, taxonomy):
+        app.register_blueprint(area.bp)
 
     from . import cli, templating
 

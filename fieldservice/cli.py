@@ -110,12 +110,23 @@ def seed_demo() -> None:
     step(j, "start_travel", users["tech3"], 48)
     step(j, "check_in", users["tech3"], 47)
     step(j, "resolve", users["tech3"], 46, reason="Replaced nozzle seal; showed the operator how to clean it.")
+    demo_diagnosis(j, "leak", now - timedelta(hours=46), {
+        "symptom": "Filler nozzle drips after each fill.", "root_cause": "Nozzle seal worn and cracked.",
+        "actions_taken": "Replaced the nozzle seal and tested 50 fills without a drip.",
+        "guidance": "Clean the nozzle with warm water at the end of each shift; do not use solvents.",
+        "outcome": "fixed", "contact_name": "Ms Huang 黄女士",
+    }, parts=[("SEAL-FL8-02", "Nozzle seal", 1, "", "", True)])
     j = job(customers[4], "FL-8 Filler", "FL8-0150", "fault_repair", "normal",
             "Display flickers.", 120)
     assign(j, "tech4", 118)
     step(j, "start_travel", users["tech4"], 100)
     step(j, "check_in", users["tech4"], 70)  # after the 48 h deadline: late (policy 4.1)
     step(j, "resolve", users["tech4"], 69, reason="Loose display cable re-seated.")
+    demo_diagnosis(j, "wiring", now - timedelta(hours=69), {
+        "symptom": "Display flickers when the machine vibrates.", "root_cause": "Display cable loose in its connector.",
+        "actions_taken": "Re-seated and secured the cable with a clip.",
+        "guidance": "Keep the cabinet door closed while running.", "outcome": "fixed", "contact_name": "Mr Lee",
+    })
     step(j, "close", dispatcher, 24)
     j = job(customers[0], "PX-200 Press", "PX200-1187", "claim", "high",
             "Customer claims the new roller arrived cracked.", 26)
@@ -124,6 +135,21 @@ def seed_demo() -> None:
     j = job(customers[2], "SP-9 Spinner", "SP9-7790", "fault_repair", "low",
             "Duplicate call about the same spinner.", 10)
     step(j, "cancel", dispatcher, 9, reason="Duplicate of an open job.")
+
+
+def demo_diagnosis(job, fault_code: str, when, fields: dict, parts=()) -> None:
+    """A submitted demo diagnosis (signature and photos come from `make run` once the store runs)."""
+    from .models import Diagnosis, FaultCategory, ReplacedPart
+
+    category = db.session.scalar(select(FaultCategory).where(FaultCategory.code == fault_code))
+    diagnosis = Diagnosis(job=job, version=1, status="submitted", technician_id=job.technician_id,
+                          fault_category=category, created_dt=when, draft_saved_dt=when, submitted_dt=when,
+                          time_on_site_seconds=int((when - job.checked_in_dt).total_seconds()), **fields)
+    diagnosis.parts = [ReplacedPart(position=i, part_number=a, description=b, quantity=c, faulty_serial=d,
+                                    replacement_serial=e, kept_as_evidence=f)
+                       for i, (a, b, c, d, e, f) in enumerate(parts)]
+    db.session.add(diagnosis)
+    db.session.flush()
 
 
 def init_app(app: Flask) -> None:

@@ -89,6 +89,14 @@ class Config:
     )
     PAGE_SIZE = _env_int("PAGE_SIZE", 25)
 
+    # Photos (policy 3.7): the largest upload accepted, and a pixel limit against decompression bombs.
+    PHOTO_MAX_BYTES = _env_int("PHOTO_MAX_BYTES", 15 * 1024 * 1024)
+    PHOTO_MAX_PIXELS = _env_int("PHOTO_MAX_PIXELS", 40_000_000)
+    # The request as a whole: the photo plus a little room for the form's other fields.
+    MAX_CONTENT_LENGTH = PHOTO_MAX_BYTES + 1024 * 1024
+    # Photos decoded and stored at once per process: bounds memory when many arrive together.
+    PHOTO_MAX_CONCURRENT = _env_int("PHOTO_MAX_CONCURRENT", 2)
+
 
 class TestConfig(Config):
     """Settings for the test suite; the database and store come from fixtures."""

@@ -72,3 +72,16 @@ MY_JOBS_GROUPS = {
     "tomorrow": _l("Due tomorrow"),
     "later": _l("Later"),
 }
+
+OUTCOME_LABELS = {
+    "fixed": _l("Fixed"),
+    "needs_parts": _l("Needs parts (follow-up visit)"),
+    "escalated": _l("Escalated"),
+    "out_of_scope": _l("Outside service scope / not our product"),
+}
+
+DIAGNOSIS_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted"),
+    "superseded": _l("Superseded by a correction"),
+}

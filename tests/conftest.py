@@ -19,7 +19,7 @@ from fieldservice import create_app
 from fieldservice.config import TestConfig
 from fieldservice.extensions import db
 from fieldservice.models import Customer, Job, Region, User, utcnow
-from tests.s3_fixture import random_bucket_name, seaweed, storage_config  # noqa: F401
+from tests.s3_fixture import drop_bucket, random_bucket_name, seaweed, storage_config  # noqa: F401
 
 PASSWORD = "test-pass-1234"  # noqa: S105
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
@@ -70,31 +70,33 @@ def app_config() -> dict:
 
 
 @pytest.fixture
-def app(database_url, app_config) -> Iterator:
-    app = create_app({**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url, **app_config})
+def app(request, database_url, app_config) -> Iterator:
+    """The app on the test database; with object storage on the session's SeaweedFS (in a
+    fresh bucket) when the test asks for `s3_app`."""
+    config = {**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url}
+    wants_s3 = "s3_app" in request.fixturenames
+    if wants_s3:
+        config.update(storage_config(request.getfixturevalue("seaweed"), random_bucket_name()))
+    app = create_app({**config, **app_config})
     with app.app_context():
         _empty_tables()
+        if wants_s3:
+            from fieldservice.services import storage
+
+            storage.ensure_bucket()
         yield app
         db.session.remove()
         _empty_tables()
         db.engine.dispose()
+        if wants_s3:
+            drop_bucket()
 
 
 @pytest.fixture
-def s3_app(seaweed, database_url, app_config) -> Iterator:  # noqa: F811
-    """The app with its object storage on the session's SeaweedFS, in a fresh bucket."""
-    from fieldservice.services import storage
-
-    config = {**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url,
-              **storage_config(seaweed, random_bucket_name()), **app_config}
-    app = create_app(config)
-    with app.app_context():
-        _empty_tables()
-        storage.ensure_bucket()
-        yield app
-        db.session.remove()
-        _empty_tables()
-        db.engine.dispose()
+def s3_app(app):
+    """The same app as `app`, with its object storage on a real SeaweedFS."""
+    assert app.config["S3_ENDPOINT_URL"]
+    return app
 
 
 class Client(FlaskClient):

@@ -64,3 +64,21 @@ def storage_app(seaweed: SeaweedFS) -> Iterator[flask.Flask]:
     with app.app_context():
         storage.ensure_bucket()
         yield app
+        drop_bucket()
+
+
+def drop_bucket() -> None:
+    """Empty and delete the current app's bucket.
+
+    Each SeaweedFS bucket holds a volume of its own and `weed mini` has a few dozen, so a
+    suite that made a bucket per test without dropping it would run out of them.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket = flask.current_app.config["S3_BUCKET"]
+    try:
+        for key, _ in storage.list_objects():
+            storage.delete(key)
+        storage._client().delete_bucket(Bucket=bucket)
+    except (storage.StorageError, ClientError, BotoCoreError):
+        pass  # a test that stopped its store: nothing to free

@@ -14,15 +14,18 @@ The supervisor may do everything; "public" routes are open to everybody.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from fieldservice.extensions import db
-from fieldservice.models import Region
+from fieldservice.models import Region, User
 from fieldservice.models.users import ROLES
 from tests.conftest import PASSWORD
 
@@ -49,6 +52,21 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "dispatch.my_jobs": frozenset({TECHNICIAN}),
     "dispatch.escalations": frozenset({SUPERVISOR}),
     "dispatch.decide": frozenset({SUPERVISOR}),
+    # Service ledger, service report, fault taxonomy (issue 3).
+    "ledger.index": frozenset({DISPATCHER, REVIEWER}),
+    "ledger.export_csv": frozenset({DISPATCHER, REVIEWER}),
+    "reports.service_report": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
+    "taxonomy.index": frozenset({SUPERVISOR}),
+    "taxonomy.add": frozenset({SUPERVISOR}),
+    "taxonomy.update": frozenset({SUPERVISOR}),
+    "diagnosis.show": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
+    "diagnosis.autosave": frozenset({TECHNICIAN}),
+    "diagnosis.update": frozenset({TECHNICIAN}),
+    "diagnosis.correct": frozenset({TECHNICIAN}),
+    "diagnosis.signature": frozenset({TECHNICIAN}),
+    "diagnosis.signature_image": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
+    "photos.upload": frozenset({TECHNICIAN, DISPATCHER}),
+    "photos.photo_variant": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
 }
 
 TRANSITION_ACTIONS = ("start_travel", "check_in", "resolve", "escalate", "close", "cancel")
@@ -100,6 +118,51 @@ def _new_request_data(w: World, s: str) -> dict:
             "description": "Machine beeps three times."}
 
 
+def _report_url(job) -> str:
+    """The job's service report; the job gets a submitted diagnosis first (a report needs one)."""
+    from fieldservice.models import Diagnosis
+
+    if db.session.scalar(db.select(Diagnosis.id).where(Diagnosis.job_id == job.id)) is None:
+        db.session.add(Diagnosis(job=job, version=1, status="submitted", technician_id=job.technician_id,
+                                 symptom="Stops", root_cause="Fuse", actions_taken="Replaced the fuse",
+                                 outcome="fixed", contact_name="Wang", submitted_dt=job.created_dt))
+        db.session.commit()
+    return f"/jobs/{job.id}/report"
+
+
+def _submitted_diagnosis(job) -> None:
+    """A submitted, signed diagnosis on the job (with a signature object in the store)."""
+    import io
+
+    from fieldservice.models import Diagnosis
+    from fieldservice.services import storage
+
+    if db.session.scalar(db.select(Diagnosis.id).where(Diagnosis.job_id == job.id)) is None:
+        key = storage.put(storage.new_key("signatures"), io.BytesIO(b"\x89PNG matrix"), "image/png").key
+        db.session.add(Diagnosis(job=job, version=1, status="submitted", technician_id=job.technician_id,
+                                 symptom="Stops", root_cause="Fuse", actions_taken="Replaced the fuse",
+                                 outcome="fixed", contact_name="Wang", submitted_dt=job.created_dt,
+                                 signature_key=key))
+        db.session.commit()
+
+
+def _diagnosis_url(job, suffix: str = "") -> str:
+    _submitted_diagnosis(job)
+    return f"/jobs/{job.id}/diagnosis{suffix}"
+
+
+def _fault_category_id() -> int:
+    """A fault category to rename or deactivate (the tests start from empty tables)."""
+    from fieldservice.models import FaultCategory
+
+    category = db.session.scalar(db.select(FaultCategory).where(FaultCategory.code == "matrix_group"))
+    if category is None:
+        category = FaultCategory(code="matrix_group", name_en="Matrix", name_zh="矩阵")
+        db.session.add(category)
+        db.session.commit()
+    return category.id
+
+
 CALLS: list[Call] = [
     Call("main.index", "GET", _const("/"), _const("main")),
     Call("main.healthz", "GET", _const("/healthz"), _const("main")),
@@ -136,7 +199,76 @@ CALLS: list[Call] = [
     Call("dispatch.escalations", "GET", _const("/escalations"), _const("main")),
     Call("dispatch.decide", "POST", lambda w, s: f"/escalations/{w.escalation_id}/decide", _const("main"),
          data=lambda w, s: {"decision": "Replace the unit under goodwill.", "request_key": uuid.uuid4().hex}),
+    # Service ledger, service report, fault taxonomy (issue 3).
+    Call("ledger.index", "GET", _const("/ledger"), _const("ledger-results")),
+    Call("ledger.export_csv", "GET", _const("/ledger.csv"), _const("main")),
+    Call("reports.service_report", "GET", lambda w, s: _report_url(w.job(s)), _const("main"),
+         job_scoped=True, job_state="resolved"),
+    Call("taxonomy.index", "GET", _const("/fault-categories"), _const("main")),
+    Call("taxonomy.add", "POST", _const("/fault-categories"), _const("category-add"),
+         data=lambda w, s: {"parent_id": "0", "code": f"matrix_{uuid.uuid4().hex[:8]}",
+                            "name_en": "Matrix faults", "name_zh": "矩阵故障"}),
+    Call("taxonomy.update", "POST", lambda w, s: f"/fault-categories/{_fault_category_id()}",
+         lambda w, s: f"category-{_fault_category_id()}", data=_const({"action": "deactivate"})),
+    # On-site diagnosis (issue 3): writing needs the job on site; reading and correcting a
+    # submitted record work once the job is resolved.
+    Call("diagnosis.show", "GET", lambda w, s: f"/jobs/{w.job(s).id}/diagnosis", _const("main"),
+         job_scoped=True, job_state="on_site"),
+    Call("diagnosis.autosave", "POST", lambda w, s: f"/jobs/{w.job(s).id}/diagnosis/draft", _const("draft-status"),
+         data=_const({"symptom": "Grinding noise"}), job_scoped=True, job_state="on_site",
+         extra={"marker": 'id="draft-status"'}),
+    Call("diagnosis.update", "POST", lambda w, s: f"/jobs/{w.job(s).id}/diagnosis", _const("parts"),
+         data=_const({"symptom": "Grinding noise", "action": "add_part"}), job_scoped=True, job_state="on_site",
+         extra={"marker": 'id="parts"'}),
+    Call("diagnosis.correct", "POST", lambda w, s: _diagnosis_url(w.job(s), "/correct"), _const("main"),
+         job_scoped=True, job_state="resolved"),
+    Call("diagnosis.signature", "POST", lambda w, s: f"/jobs/{w.job(s).id}/diagnosis/signature",
+         _const("signature-block"), job_scoped=True, job_state="on_site",
+         data=lambda w, s: {"signature": (_signature_png(), "signature.png")},
+         extra={"marker": 'id="signature-block"'}),
+    Call("diagnosis.signature_image", "GET", lambda w, s: _diagnosis_url(w.job(s), "/signature"), _const("main"),
+         job_scoped=True, job_state="resolved"),
+    # Photos (issue 3): upload to a job, and the access-checked redirect to a presigned URL.
+    Call("photos.upload", "POST", lambda w, s: f"/jobs/{w.job(s).id}/photos", lambda w, s: f"photos-{w.job(s).id}",
+         data=lambda w, s: {"photo": (_jpeg(), "site.jpg"), "caption": "Cracked roller"},
+         job_scoped=True, job_state="on_site", extra={"marker": 'class="photo-tile"'}),
+    Call("photos.photo_variant", "GET", lambda w, s: _photo_url(w.job(s)), _const("main"),
+         job_scoped=True, job_state="on_site"),
 ]
+
+
+def _jpeg():
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "JPEG")
+    out.seek(0)
+    return out
+
+
+def _photo_url(job) -> str:
+    """A stored photo of the job (through the real photo service) and its thumbnail URL."""
+    from fieldservice.models import Photo
+    from fieldservice.services.photos import ingest_photo
+
+    photo = db.session.scalar(db.select(Photo).where(Photo.job_id == job.id))
+    if photo is None:
+        photo = ingest_photo(_jpeg(), uploader=job.technician, job=job, caption="Matrix")
+        db.session.commit()
+    return f"/photos/{photo.id}/thumb"
+
+
+def _signature_png():
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (60, 24), (0, 0, 0, 255)).save(out, "PNG")
+    out.seek(0)
+    return out
 
 WHO = (TECHNICIAN, DISPATCHER, REVIEWER, SUPERVISOR, ANONYMOUS)
 MODES = ("page", "htmx")
@@ -205,12 +337,35 @@ def test_table_matches_the_decorators(app):
 # --- the matrix --------------------------------------------------------------------------
 
 
+_seq = itertools.count(1)
+
+
+@functools.cache
+def _password_hash() -> str:
+    return generate_password_hash(PASSWORD)
+
+
+def _staff(make, role: str) -> User:
+    """A real account that signs in with PASSWORD; the (slow) hash is computed once per run."""
+    n = next(_seq)
+    user = User(username=f"m{role}{n}", display_name=f"{role.title()} {n}", role=role,
+                region=make.region(), password_hash=_password_hash())
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture(autouse=True)
+def _object_storage(s3_app):
+    """Every call runs against an app with real object storage (signatures, photos)."""
+
+
 @pytest.fixture
 def world(make, app) -> Callable[[str], World]:
     def build(job_state: str) -> World:
-        dispatcher = make.user(DISPATCHER)
-        tech_a = make.user(TECHNICIAN)
-        tech_b = make.user(TECHNICIAN)
+        dispatcher = _staff(make, DISPATCHER)
+        tech_a = _staff(make, TECHNICIAN)
+        tech_b = _staff(make, TECHNICIAN)
         own = make.job(job_state, technician=tech_a, dispatcher=dispatcher)
         other = make.job(job_state, technician=tech_b, dispatcher=dispatcher)
         escalated = make.job("escalated", technician=tech_b, dispatcher=dispatcher)
@@ -231,7 +386,7 @@ def _client_for(who: str, world: World, app, make, login):
     if who == DISPATCHER:
         dispatcher = world.own_job.created_by
         return login(dispatcher)
-    return login(make.user(who))
+    return login(_staff(make, who))
 
 
 def _send(client, call: Call, world: World, scope: str, mode: str):
@@ -241,7 +396,7 @@ def _send(client, call: Call, world: World, scope: str, mode: str):
         if mode == "htmx":
             return client.htmx_get(url, target)
         return client.get(url)
-    data = call.data(world, scope)
+    data = dict(call.data(world, scope))
     if client.csrf is None:
         client.fetch_csrf("/login")
     if mode == "htmx":
@@ -258,7 +413,8 @@ def test_route_matrix(app, make, login, world, call: Call, who: str, scope: str,
     response = _send(client, call, w, scope, mode)
     status = response.status_code
     where = f"{call.method} {call.url(w, scope)} as {who} ({mode}, {scope} job)"
-    body = response.get_data(as_text=True)[:300]
+    page = response.get_data(as_text=True)
+    body = page[:300]
 
     if not _may(call.endpoint, who):
         if who == ANONYMOUS:
@@ -279,7 +435,8 @@ def test_route_matrix(app, make, login, world, call: Call, who: str, scope: str,
     assert status not in (400, 401, 403, 404), f"{where}: {status} {body}"
     assert status < 500, f"{where}: {status} {body}"
     if call.job_scoped and who == TECHNICIAN:
-        assert str(w.own_job.reference) in body or status in (302, 303), where
+        marker = call.extra.get("marker", w.own_job.reference)
+        assert marker in page or status in (302, 303), where
 
 
 def test_technician_cannot_change_another_technicians_job(app, make, login, world):

@@ -307,6 +307,29 @@ def delete(key: str) -> None:
         pass
 
 
+def list_objects(prefix: str = "", page_size: int = 1000) -> Iterator[tuple[str, datetime]]:
+    """Every object under ``prefix`` as ``(key, last_modified)``, ``page_size`` keys a request.
+
+    A generator: the listing is fetched lazily, so a large bucket is never held in memory.
+    Failures raise :class:`StorageError`, including those while fetching a later page.
+    """
+    client, bucket = _client(), _bucket()
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+    )
+    iterator = iter(pages)
+    while True:
+        with _translate_errors("list", prefix or None):
+            page = next(iterator, None)
+        if page is None:
+            return
+        for item in page.get("Contents", ()):
+            modified: datetime = item["LastModified"]
+            if modified.tzinfo is None:
+                modified = modified.replace(tzinfo=UTC)
+            yield item["Key"], modified
+
+
 def presigned_get_url(key: str, expires: int | None = None, filename: str | None = None) -> str:
     """A URL that lets a browser download the object without credentials, for a short time.
 

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +263,24 @@ def test_client_is_shared_across_threads(storage_app: flask.Flask) -> None:
 
     assert errors == []
     assert storage.EXTENSION_KEY in storage_app.extensions
+
+
+def test_list_objects_pages_through_every_key_with_its_time(storage_app: flask.Flask) -> None:
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    keys = sorted(storage.new_key("listing") for _ in range(5))
+    for key in keys:
+        storage.put(key, io.BytesIO(b"x"), "text/plain")
+    storage.put("other/one", io.BytesIO(b"y"), "text/plain")
+
+    listed = list(storage.list_objects("listing/", page_size=2))  # three pages
+
+    assert sorted(key for key, _ in listed) == keys
+    assert all(before < modified <= datetime.now(UTC) + timedelta(minutes=5) for _, modified in listed)
+    assert {key for key, _ in storage.list_objects()} == {*keys, "other/one"}
+
+
+def test_list_objects_of_unreachable_store_raises_storage_error(seaweed: SeaweedFS) -> None:
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    with app_context(seaweed, S3_ENDPOINT_URL=endpoint, S3_MAX_ATTEMPTS=1, S3_CONNECT_TIMEOUT=1):
+        with pytest.raises(storage.StorageError):
+            list(storage.list_objects())

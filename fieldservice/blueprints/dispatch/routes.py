@@ -129,7 +129,7 @@ def new_request():
                   "success")
             target = url_for("dispatch.job_detail", job_id=job.id)
             if request.headers.get("HX-Request") == "true":
-                return "", 204, {"HX-Redirect": target}
+                return "", 204, {"HX-Redirect": target, "FS-Draft": "done"}
             return redirect(target, code=303)
         if form.csrf_token.errors:
             form.form_errors.append(

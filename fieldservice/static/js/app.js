@@ -21,10 +21,11 @@
   function draftKey(form) { return PREFIX + form.getAttribute("data-draft"); }
 
   function saveDraft(form) {
-    var data = {};
+    var data = { _t: Date.now() };
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.type === "hidden" || el.type === "password" || el.type === "file" || el.name === "csrf_token") return;
-      data[el.name] = (el.type === "checkbox" || el.type === "radio") ? el.checked : el.value;
+      if (el.type === "radio") data[el.name + "=" + el.value] = el.checked;
+      else data[el.name] = el.type === "checkbox" ? el.checked : el.value;
     });
     try { localStorage.setItem(draftKey(form), JSON.stringify(data)); } catch (e) { /* storage full or off */ }
   }
@@ -34,13 +35,24 @@
     try { raw = localStorage.getItem(draftKey(form)); } catch (e) { return; }
     if (!raw) return;
     var data = JSON.parse(raw), restored = false;
+    // Typed on this phone after the server last saved (e.g. offline): the phone's copy wins.
+    var newer = (data._t || 0) > Number(form.getAttribute("data-draft-saved") || 0);
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || !(el.name in data) || el.type === "hidden") return;
-      if (el.type === "checkbox" || el.type === "radio") {
-        if (el.checked !== data[el.name]) { el.checked = data[el.name]; restored = true; }
-      } else if (!el.value && data[el.name]) { el.value = data[el.name]; restored = true; }
+      if (el.type === "checkbox") {
+        if (newer && el.checked !== data[el.name]) { el.checked = data[el.name]; restored = true; }
+      } else if (el.type === "radio") {
+        var want = data[el.name + "=" + el.value];
+        if (newer && want !== undefined && el.checked !== want) { el.checked = want; restored = true; }
+      } else if ((newer || !el.value) && data[el.name] && el.value !== data[el.name]) {
+        el.value = data[el.name]; restored = true;
+      }
     });
-    if (restored) say(body.getAttribute("data-msg-draft-restored"), "info");
+    if (restored) {
+      say(body.getAttribute("data-msg-draft-restored"), "info");
+      // Let the page's own autosave (if any) send the restored entries to the server.
+      form.dispatchEvent(new Event("change", { bubbles: true }));
+    }
   }
 
   function clearDraft(form) { try { localStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ } }
@@ -65,11 +77,21 @@
     if (form) saveDraft(form);
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
-    var elt = evt.detail.elt;
-    var form = elt && elt.closest ? elt.closest("form[data-draft]") : null;
-    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
-    // Accepted by the server (not a re-rendered form with errors): the draft is done.
-    if (form && (status === 200 || status === 204) && evt.detail.successful) clearDraft(form);
+    var xhr = evt.detail.xhr;
+    if (!xhr || !evt.detail.successful) return;
+    // The server says it has the record for good (FS-Draft: done): drop the phone's copy.
+    if (xhr.getResponseHeader("FS-Draft") === "done") {
+      var elt = evt.detail.elt;
+      var form = elt && elt.closest ? elt.closest("form[data-draft]") : null;
+      var included = elt && elt.getAttribute ? elt.getAttribute("hx-include") : null;
+      if (!form && included) form = document.querySelector(included);
+      if (form) clearDraft(form);
+    }
+  });
+  // A successful swap makes earlier messages stale.
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var box = document.getElementById("messages");
+    if (box && evt.detail.successful !== false && evt.detail.target !== box) box.innerHTML = "";
   });
   document.addEventListener("htmx:sendError", function () { say(body.getAttribute("data-msg-offline")); });
   document.addEventListener("htmx:timeout", function () { say(body.getAttribute("data-msg-offline")); });

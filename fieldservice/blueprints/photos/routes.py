@@ -1,0 +1,126 @@
+"""Photo routes: upload to a job, and show a photo after checking who asks (policy 3.7)."""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
+from flask_login import current_user
+
+from ...extensions import db
+from ...models import Photo
+from ...models.users import DISPATCHER, REVIEWER, TECHNICIAN
+from ...security import roles_required
+from ...services import storage
+from ...services.photos import PhotoRejected, PhotoStoreUnavailable, ingest_photo, photo_url
+from ..dispatch.operations import visible_job
+from . import bp
+
+log = logging.getLogger(__name__)
+
+TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _optional_int(name: str) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise PhotoRejected(gettext("The form was not filled in correctly. Reload the page and try again."))
+    return int(raw)
+
+
+def _local_next(default: str) -> str:
+    """The form's `next` if it is a path on this site, else `default` (no open redirect)."""
+    target = request.form.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and not parts.scheme and not parts.netloc:
+        return target
+    return default
+
+
+@bp.post("/jobs/<int:job_id>/photos")
+@roles_required(TECHNICIAN, DISPATCHER)
+def upload(job_id: int):
+    """Technician on their own job, dispatcher, supervisor: add photos (evidence) to a job.
+
+    From photos.js (HX-Request): 201 with the new tiles, 422 with the reason a file was
+    refused, 503 when the store is down (nothing kept; retry). From a plain form: 303 back.
+    """
+    job = visible_job(current_user, job_id)
+    if job is None:
+        abort(404)
+    # An empty file input still sends a part, with no file name.
+    files = [f for f in request.files.getlist("photo") if f.filename]
+    caption = request.form.get("caption", "")
+    client_key = request.form.get("client_key") or None
+    added: list[Photo] = []
+    refused: list[tuple[int, str]] = []  # (status, message)
+    try:
+        diagnosis_id, part_id = _optional_int("diagnosis_id"), _optional_int("part_id")
+    except PhotoRejected as exc:
+        files, refused = [], [(exc.status, str(exc.message))]
+    else:
+        if not files:
+            refused.append((422, gettext("Choose a photo first.")))
+    for upload_file in files:
+        try:
+            photo = ingest_photo(
+                upload_file.stream, uploader=current_user, job=job, diagnosis_id=diagnosis_id,
+                part_id=part_id, caption=caption,
+                # One key names one file: several files in a plain form post get none.
+                client_key=client_key if len(files) == 1 else None,
+            )
+        except PhotoStoreUnavailable as exc:
+            refused.append((503, str(exc.message)))
+            break  # the store is down: the next files would fail the same way
+        except PhotoRejected as exc:
+            refused.append((exc.status, str(exc.message)))
+        else:
+            added.append(photo)
+    if added:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+    if request.headers.get("HX-Request") == "true":
+        if refused:
+            statuses = [code for code, _ in refused]
+            status = 503 if 503 in statuses else statuses[0]
+            return "\n".join(message for _, message in refused), status, TEXT
+        html = "".join(render_template("photos/_tile.html", photo=p, job=job) for p in added)
+        return html, 201
+
+    if added:
+        flash(ngettext("%(num)s photo added.", "%(num)s photos added.", len(added)), "success")
+    for _, message in refused:
+        flash(message, "error")
+    return redirect(_local_next(url_for("dispatch.job_detail", job_id=job.id)), code=303)
+
+
+@bp.get("/photos/<int:photo_id>/<any(thumb, display, original):variant>")
+@roles_required(TECHNICIAN, DISPATCHER, REVIEWER)
+def photo_variant(photo_id: int, variant: str):
+    """Whoever may see the photo's job: a redirect to a short-lived presigned URL of it.
+
+    A technician sees photos of their own jobs only (others answer 404).
+    """
+    photo = db.session.get(Photo, photo_id)
+    if photo is None:
+        abort(404)
+    if photo.job_id is not None:
+        if visible_job(current_user, photo.job_id) is None:
+            abort(404)
+    elif current_user.role == TECHNICIAN and photo.uploaded_by_id != current_user.id:
+        abort(404)
+    try:
+        url = photo_url(photo, variant)
+    except storage.StorageError:
+        abort(503)
+    response = redirect(url, code=302)
+    # The URL is a bearer credential for a few minutes: no shared or stored copies.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+

@@ -1,0 +1,40 @@
+"""Forms of the fault taxonomy editor (policy 2.3)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, Regexp
+
+from .operations import CODE_MAX, NAME_MAX
+
+NEW_GROUP = 0
+
+
+class AddCategoryForm(FlaskForm):
+    """A new group, or a new fault under a group."""
+
+    parent_id = SelectField(_l("Add under"), coerce=int, default=NEW_GROUP)
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(message=_l("Enter a code.")), Length(max=CODE_MAX),
+                    Regexp(r"^[a-z0-9_]+$", message=_l("Use lowercase letters, digits and _ only."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false",
+                   "pattern": "[a-z0-9_]+", "maxlength": CODE_MAX},
+    )
+    name_en = StringField(_l("English name"),
+                          validators=[DataRequired(message=_l("Enter the English name.")), Length(max=NAME_MAX)],
+                          render_kw={"lang": "en", "maxlength": NAME_MAX})
+    name_zh = StringField(_l("Chinese name"),
+                          validators=[DataRequired(message=_l("Enter the Chinese name.")), Length(max=NAME_MAX)],
+                          render_kw={"lang": "zh-CN", "maxlength": NAME_MAX})
+
+
+class EditCategoryForm(FlaskForm):
+    """Rename a category, or activate / deactivate it (`action`)."""
+
+    action = HiddenField(validators=[AnyOf(("rename", "activate", "deactivate"))])
+    name_en = StringField(_l("English name"), validators=[Length(max=NAME_MAX)],
+                          render_kw={"lang": "en", "maxlength": NAME_MAX})
+    name_zh = StringField(_l("Chinese name"), validators=[Length(max=NAME_MAX)],
+                          render_kw={"lang": "zh-CN", "maxlength": NAME_MAX})

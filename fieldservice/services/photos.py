@@ -1,0 +1,428 @@
+"""Photos as evidence (policy 3.7, 2.3): check, store and serve the pictures technicians take.
+
+Used by diagnosis now and by inspections and claims later. Plain functions, no request
+objects: the caller passes a file object and commits.
+
+* :func:`ingest_photo` proves the upload is a photo (JPEG, PNG, WebP, HEIC/HEIF), refuses
+  decompression bombs from the header before decoding, keeps the ORIGINAL BYTES unchanged
+  (the evidence, with its SHA-256) and makes a display copy and a thumbnail, upright and
+  without EXIF (no GPS of a customer's home leaks). The Photo row is added only once all
+  three objects are stored.
+* :func:`photo_url` gives a short-lived presigned URL; call it only after the viewer's
+  access to the record was checked.
+* :func:`sweep_orphans` deletes objects no row points to (`flask storage-sweep`).
+
+Settings (``current_app.config``): PHOTO_MAX_BYTES (15 MB), PHOTO_MAX_PIXELS (40 M),
+PHOTO_DISPLAY_PX (1600), PHOTO_THUMB_PX (320), PHOTO_JPEG_QUALITY (82),
+PHOTO_URL_EXPIRY_SECONDS (falls back to S3_PRESIGN_EXPIRY_SECONDS), PHOTO_MAX_CONCURRENT
+(photos decoded and stored at once per process, default 2: bounds memory when many arrive
+together; the others wait, spooled to disk), TIMEZONE.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Diagnosis, Job, Photo, ReplacedPart, User, utcnow
+from . import storage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 15 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_DISPLAY_PX = 1600
+DEFAULT_THUMB_PX = 320
+DEFAULT_JPEG_QUALITY = 82
+VARIANTS = ("thumb", "display", "original")
+# A JPEG is decoded at reduced scale when the display copy still gets this share of its size.
+DRAFT_FRACTION = 0.9
+
+# Pillow format name -> the content type the original is stored (and served) with.
+CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heic"}
+_CHUNK = 1024 * 1024
+# Orientations (EXIF 274) that swap width and height.
+_SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+_EXIF_IFD = ExifTags.IFD.Exif
+_DATETIME_ORIGINAL = ExifTags.Base.DateTimeOriginal
+_OFFSET_TIME_ORIGINAL = ExifTags.Base.OffsetTimeOriginal
+
+
+class PhotoRejected(Exception):
+    """The upload is not a photo we accept; ``message`` is for the user (translatable)."""
+
+    status = 422
+
+    def __init__(self, message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+class PhotoTooLarge(PhotoRejected):
+    """The file is larger than PHOTO_MAX_BYTES."""
+
+    status = 413
+
+
+class PhotoStoreUnavailable(Exception):
+    """The object store failed; nothing was kept. The user may retry the same upload."""
+
+    message = _l("Photo not uploaded — the photo store is unavailable. Retry in a moment.")
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or str(self.message))
+
+
+# --- HEIC/HEIF: phones send it; the opener is registered on first use ----------------------
+
+_heif_lock = threading.Lock()
+_heif_state: dict[str, bool] = {}
+
+
+def _heif_available() -> bool:
+    """Register pillow-heif's opener once; False when the package is not installed."""
+    if "ok" not in _heif_state:
+        with _heif_lock:
+            if "ok" not in _heif_state:
+                try:
+                    from pillow_heif import register_heif_opener
+                except ImportError:
+                    _heif_state["ok"] = False
+                else:
+                    # Our own pixel limit is checked before decoding; no thumbnails needed.
+                    register_heif_opener(thumbnails=False)
+                    _heif_state["ok"] = True
+    return _heif_state["ok"]
+
+
+# --- processing at most a few photos at once per process ------------------------------------
+
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+@contextmanager
+def _processing_slot() -> Iterator[None]:
+    # A decoded 12 MP photo is ~36 MB; ten arriving at once must not cost ten of those.
+    limit = int(current_app.config.get("PHOTO_MAX_CONCURRENT", 2))
+    with _slots_lock:
+        slot = _slots.setdefault(limit, threading.BoundedSemaphore(limit))
+    with slot:
+        yield
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+def ingest_photo(
+    fileobj: IO[bytes],
+    *,
+    uploader: User,
+    job: Job | None = None,
+    diagnosis_id: int | None = None,
+    part_id: int | None = None,
+    caption: str = "",
+    client_key: str | None = None,
+) -> Photo:
+    """Check an uploaded photo, store it (original, display copy, thumbnail), add its row.
+
+    Raises PhotoRejected (not a photo, too many pixels, wrong record), PhotoTooLarge, or
+    PhotoStoreUnavailable (nothing kept). Flushes; the caller commits. A ``client_key`` seen
+    before returns that Photo without storing anything (a retried upload that had arrived).
+    """
+    client_key = (client_key or "").strip()[:64] or None
+    if client_key:
+        existing = _photo_with_client_key(client_key, uploader, job)
+        if existing is not None:
+            return existing
+    _check_links(job, diagnosis_id, part_id)
+    config = current_app.config
+    max_bytes = int(config.get("PHOTO_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+    with tempfile.TemporaryFile(prefix="photo-") as spool:
+        sha256, byte_size = _spool(fileobj, spool, max_bytes)
+        if byte_size == 0:
+            raise PhotoRejected(_l("The file is empty."))
+        spool.flush()
+        base = storage.new_key("photos")
+        keys = (f"{base}/original", f"{base}/display.jpg", f"{base}/thumb.jpg")
+        context = {"job_id": job.id if job else None, "uploader_id": uploader.id, "key": base}
+        # Decoding and storing hold the memory (a decoded photo; boto3's 8 MB upload buffer):
+        # a few at a time per process, the other uploads wait on disk.
+        with _processing_slot():
+            # Pillow closes the file it decoded: give it a second handle on the descriptor.
+            with open(spool.fileno(), "rb", closefd=False) as reader:
+                rendition = _render(reader)
+            spool.seek(0)
+            _store_all(
+                [(keys[0], spool, rendition.content_type),
+                 (keys[1], io.BytesIO(rendition.display), "image/jpeg"),
+                 (keys[2], io.BytesIO(rendition.thumb), "image/jpeg")],
+                context,
+            )
+
+    photo = Photo(
+        job_id=job.id if job else None, diagnosis_id=diagnosis_id, part_id=part_id,
+        caption=(caption or "").strip()[:300],
+        original_key=keys[0], display_key=keys[1], thumb_key=keys[2],
+        content_type=rendition.content_type, sha256=sha256, byte_size=byte_size,
+        width=rendition.width, height=rendition.height, captured_dt=rendition.captured_dt,
+        uploaded_by_id=uploader.id, uploaded_dt=utcnow(), client_key=client_key,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(photo)
+    except IntegrityError:
+        # The same client_key arrived twice at once: the other request's row wins.
+        _delete_quietly(keys, context)
+        existing = _photo_with_client_key(client_key, uploader, job) if client_key else None
+        if existing is None:
+            raise
+        return existing
+    return photo
+
+
+def _photo_with_client_key(client_key: str, uploader: User, job: Job | None) -> Photo | None:
+    photo = db.session.scalar(select(Photo).where(Photo.client_key == client_key))
+    if photo is None:
+        return None
+    if photo.uploaded_by_id != uploader.id or photo.job_id != (job.id if job else None):
+        # Keys come from the browser: someone else's key must not fetch someone else's photo.
+        raise PhotoRejected(_l("This upload was already used for another record. Choose the photo again."))
+    return photo
+
+
+def _check_links(job: Job | None, diagnosis_id: int | None, part_id: int | None) -> None:
+    """The diagnosis and part a photo is tied to must belong to the same job."""
+    diagnosis = None
+    if diagnosis_id is not None:
+        diagnosis = db.session.get(Diagnosis, diagnosis_id)
+        if diagnosis is None or (job is not None and diagnosis.job_id != job.id):
+            raise PhotoRejected(_l("This diagnosis does not belong to the job."))
+    if part_id is not None:
+        part = db.session.get(ReplacedPart, part_id)
+        if part is None:
+            raise PhotoRejected(_l("This part is not on the diagnosis."))
+        if diagnosis is not None and part.diagnosis_id != diagnosis.id:
+            raise PhotoRejected(_l("This part is not on the diagnosis."))
+        if job is not None and part.diagnosis.job_id != job.id:
+            raise PhotoRejected(_l("This part is not on the diagnosis."))
+
+
+def _spool(source: IO[bytes], spool: IO[bytes], max_bytes: int) -> tuple[str, int]:
+    """Copy the upload to disk in chunks, hashing it; refuse it past ``max_bytes``."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := source.read(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PhotoTooLarge(
+                _l("The photo is larger than %(mb)s MB.", mb=round(max_bytes / 1024 / 1024))
+            )
+        digest.update(chunk)
+        spool.write(chunk)
+    return digest.hexdigest(), size
+
+
+class _Rendition:
+    __slots__ = ("content_type", "width", "height", "captured_dt", "display", "thumb")
+
+
+def _render(spool: IO[bytes]) -> _Rendition:
+    """Prove the file is a photo and make its display copy and thumbnail (JPEG, no EXIF)."""
+    config = current_app.config
+    formats = ["JPEG", "PNG", "WEBP"] + (["HEIF"] if _heif_available() else [])
+    not_a_photo = _l("This file is not a photo (JPEG, PNG, WebP or HEIC).")
+    try:
+        image = Image.open(spool, formats=formats)  # reads the header only
+    except Image.DecompressionBombError as exc:
+        raise PhotoRejected(_l("The photo is too large in pixels.")) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise PhotoRejected(not_a_photo) from exc
+    with image:
+        width, height = image.size
+        if width <= 0 or height <= 0 or width * height > int(config.get("PHOTO_MAX_PIXELS", DEFAULT_MAX_PIXELS)):
+            raise PhotoRejected(_l("The photo is too large in pixels."))
+        result = _Rendition()
+        result.content_type = CONTENT_TYPES[image.format]
+        exif = image.getexif()
+        orientation = exif.get(ExifTags.Base.Orientation, 1)
+        result.width, result.height = (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
+        result.captured_dt = _captured_dt(exif, config.get("TIMEZONE") or "UTC")
+
+        display_px = int(config.get("PHOTO_DISPLAY_PX", DEFAULT_DISPLAY_PX))
+        thumb_px = int(config.get("PHOTO_THUMB_PX", DEFAULT_THUMB_PX))
+        quality = int(config.get("PHOTO_JPEG_QUALITY", DEFAULT_JPEG_QUALITY))
+        try:
+            if image.format == "JPEG":
+                # DCT scaling: decode every block of the file (proof it is whole) at 1/2..1/8
+                # size while that still gives a display copy of 90% of its size or more: a
+                # fourth of the memory for a 3000 px photo, a sixteenth for a 6000 px one.
+                scale = min(1.0, DRAFT_FRACTION * display_px / max(width, height))
+                image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+            image.load()  # the full decode: a truncated or corrupt file fails here
+            # Shrink first, then turn upright and convert: the copies are display-sized.
+            image.thumbnail((display_px, display_px), Image.Resampling.LANCZOS)
+            ImageOps.exif_transpose(image, in_place=True)
+            display = _to_srgb(image)
+        except Image.DecompressionBombError as exc:
+            raise PhotoRejected(_l("The photo is too large in pixels.")) from exc
+        except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+            raise PhotoRejected(not_a_photo) from exc
+    result.display = _jpeg(display, quality)
+    display.thumbnail((thumb_px, thumb_px), Image.Resampling.LANCZOS)
+    result.thumb = _jpeg(display, quality)
+    display.close()
+    return result
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """An RGB copy in sRGB (phones shoot Display P3), alpha flattened on white."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        rgb = flat
+    elif image.mode == "RGB":
+        rgb = image
+    else:
+        rgb = image.convert("RGB")
+    icc = image.info.get("icc_profile")
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(rgb, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:
+                rgb = converted
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: keep the pixels as they are
+    return rgb
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    # No exif=, icc_profile= or comment=: the copy carries pixels only.
+    image.save(out, "JPEG", quality=quality, progressive=True, optimize=True)
+    return out.getvalue()
+
+
+def _captured_dt(exif: Image.Exif, timezone_name: str) -> datetime | None:
+    """The camera's capture time (EXIF DateTimeOriginal) as UTC, or None."""
+    try:
+        sub = exif.get_ifd(_EXIF_IFD)
+    except (KeyError, ValueError, TypeError, OSError):
+        return None
+    raw = sub.get(_DATETIME_ORIGINAL)
+    if not isinstance(raw, str):
+        return None
+    try:
+        naive = datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None  # "0000:00:00 00:00:00" and other camera junk
+    offset = sub.get(_OFFSET_TIME_ORIGINAL)
+    tz = None
+    if isinstance(offset, str):
+        try:
+            parsed = datetime.strptime(offset.strip("\x00 "), "%z")
+            tz = parsed.tzinfo
+        except ValueError:
+            tz = None
+    if tz is None:
+        try:
+            tz = ZoneInfo(timezone_name)
+        except (KeyError, ValueError):
+            tz = timezone.utc
+    return naive.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def _store_all(objects, context: dict) -> None:
+    stored: list[str] = []
+    for key, body, content_type in objects:
+        try:
+            storage.put(key, body, content_type)
+        except storage.StorageError as exc:
+            log.error("photo not stored (%s): job %s, uploader %s, operation %s, key %s: %s",
+                      "store unavailable", context["job_id"], context["uploader_id"],
+                      exc.operation, key, exc)
+            _delete_quietly(stored + [key], context)
+            raise PhotoStoreUnavailable(str(exc)) from exc
+        stored.append(key)
+
+
+def _delete_quietly(keys, context: dict) -> None:
+    for key in keys:
+        try:
+            storage.delete(key)
+        except storage.StorageError as exc:
+            # Left for `flask storage-sweep`: no row points to it.
+            log.warning("could not remove partial photo object %s (job %s, uploader %s): %s",
+                        key, context["job_id"], context["uploader_id"], exc)
+
+
+# --- serving ------------------------------------------------------------------------------
+
+
+def photo_url(photo: Photo, variant: str) -> str:
+    """A short-lived presigned URL of one variant: "thumb", "display" or "original".
+
+    Call only after checking that the viewer may see the photo's record.
+    """
+    key = {"thumb": photo.thumb_key, "display": photo.display_key, "original": photo.original_key}.get(variant)
+    if key is None:
+        raise ValueError(f"unknown photo variant {variant!r}")
+    config = current_app.config
+    expires = config.get("PHOTO_URL_EXPIRY_SECONDS") or config.get("S3_PRESIGN_EXPIRY_SECONDS", 300)
+    return storage.presigned_get_url(key, expires=int(expires))
+
+
+# --- sweeping -----------------------------------------------------------------------------
+
+
+def referenced_keys() -> set[str]:
+    """Every object key a row points to: photos (three each) and diagnosis signatures.
+
+    A new kind of stored object must be added here, or the sweep deletes it.
+    """
+    keys: set[str] = set()
+    for original, display, thumb in db.session.execute(
+        select(Photo.original_key, Photo.display_key, Photo.thumb_key)
+    ):
+        keys.update((original, display, thumb))
+    keys.update(db.session.scalars(select(Diagnosis.signature_key).where(Diagnosis.signature_key.is_not(None))))
+    return keys
+
+
+def sweep_orphans(older_than: timedelta = timedelta(hours=1)) -> list[str]:
+    """Delete objects no row points to and older than ``older_than``; return their keys.
+
+    The grace period spares uploads in flight, whose row is added only after their objects.
+    """
+    cutoff = utcnow() - older_than
+    # The listing comes first: an object stored after its key set was read is newer than
+    # the cutoff (unless older_than is 0, which only tests and a stopped app should use).
+    candidates = [key for key, modified in storage.list_objects() if modified <= cutoff]
+    if not candidates:
+        return []
+    referenced = referenced_keys()
+    removed = []
+    for key in candidates:
+        if key in referenced:
+            continue
+        storage.delete(key)
+        removed.append(key)
+        log.info("storage sweep removed orphan object %s", key)
+    return removed
+
