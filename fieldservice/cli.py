@@ -152,6 +152,50 @@ def demo_diagnosis(job, fault_code: str, when, fields: dict, parts=()) -> None:
     db.session.flush()
 
 
+def seed_demo_media() -> int:
+    """Signatures and photos for the demo diagnoses (needs the object store; run by `make run`).
+
+    Returns how many objects were added; does nothing for diagnoses that have them already.
+    """
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from .models import Diagnosis, Photo
+    from .services import storage
+    from .services.photos import ingest_photo
+
+    added = 0
+    for diagnosis in db.session.scalars(select(Diagnosis).where(Diagnosis.status == "submitted")):
+        if not diagnosis.signature_key:
+            image = Image.new("RGBA", (600, 240), (255, 255, 255, 0))
+            draw = ImageDraw.Draw(image)
+            draw.line([(40, 170), (120, 60), (170, 180), (240, 70), (300, 170), (380, 90), (560, 150)],
+                      fill=(20, 20, 20, 255), width=5)
+            out = io.BytesIO()
+            image.save(out, "PNG")
+            out.seek(0)
+            diagnosis.signature_key = storage.put(storage.new_key("signatures"), out, "image/png").key
+            added += 1
+        has_photos = db.session.scalar(select(func.count(Photo.id)).where(Photo.job_id == diagnosis.job_id))
+        if not has_photos:
+            for n, (colour, caption) in enumerate([((150, 40, 30), "Defective part, close-up"),
+                                                   ((60, 70, 90), "Machine nameplate")]):
+                image = Image.new("RGB", (1600, 1200), (225, 222, 215))
+                draw = ImageDraw.Draw(image)
+                draw.rectangle([300, 250, 1300, 950], fill=colour)
+                draw.ellipse([650, 450, 950, 750], fill=(240, 240, 240))
+                draw.line([(320, 270), (1280, 930)], fill=(10, 10, 10), width=12)
+                out = io.BytesIO()
+                image.save(out, "JPEG", quality=88)
+                out.seek(0)
+                ingest_photo(out, uploader=diagnosis.technician, job=diagnosis.job, diagnosis_id=diagnosis.id,
+                             caption=caption)
+                added += 1
+    db.session.commit()
+    return added
+
+
 def init_app(app: Flask) -> None:
     @app.cli.command("create-user")
     @click.option("--username", required=True)
@@ -203,6 +247,11 @@ def init_app(app: Flask) -> None:
         seed_demo()
         db.session.commit()
         click.echo("Demo data added.")
+
+    @app.cli.command("seed-demo-media")
+    def seed_demo_media_command():
+        """Add signatures and photos to the demo diagnoses (the object store must be running)."""
+        click.echo(f"{seed_demo_media()} demo objects stored.")
 
     @app.cli.command("demo-logins")
     def demo_logins_command():

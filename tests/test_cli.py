@@ -31,3 +31,18 @@ def test_seed_demo_gives_one_user_per_role_and_jobs_in_every_state(app):
     assert db.session.scalar(select(func.count(Escalation.id)).where(Escalation.decided_dt.is_(None))) == 1
     again = runner.invoke(args=["seed-demo", "--if-empty"])
     assert again.exit_code == 0 and "already" in again.output
+
+
+def test_seed_demo_media_stores_signatures_and_photos_once(s3_app):
+    from fieldservice.cli import seed_demo, seed_demo_media
+    from fieldservice.models import Diagnosis, Photo
+    from fieldservice.services import storage
+
+    seed_demo()
+    db.session.commit()
+    assert seed_demo_media() > 0
+    diagnoses = list(db.session.scalars(select(Diagnosis).where(Diagnosis.status == "submitted")))
+    assert diagnoses and all(storage.head(d.signature_key) for d in diagnoses)
+    photos = db.session.scalar(select(func.count(Photo.id)))
+    assert photos == 2 * len(diagnoses)
+    assert seed_demo_media() == 0  # idempotent

@@ -53,7 +53,7 @@ def main() -> int:
         return 1
     try:
         from .. import create_app
-        from ..cli import demo_logins_text
+        from ..cli import demo_logins_text, seed_demo_media
         from ..services import storage
 
         app = create_app({
@@ -63,6 +63,8 @@ def main() -> int:
         })
         with app.app_context():
             storage.ensure_bucket()
+            if seed_demo_media():
+                print("Demo signatures and photos stored in SeaweedFS.")
         logging.getLogger("werkzeug").setLevel(logging.INFO)
         print("\n" + demo_logins_text())
         print(f"\nfieldservice is at http://{HOST}:{app_port}  (Ctrl-C stops the app and SeaweedFS)\n",

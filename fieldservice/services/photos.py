@@ -137,6 +137,7 @@ def ingest_photo(
     part_id: int | None = None,
     caption: str = "",
     client_key: str | None = None,
+    captured_hint: str | None = None,
 ) -> Photo:
     """Check an uploaded photo, store it (original, display copy, thumbnail), add its row.
 
@@ -180,7 +181,8 @@ def ingest_photo(
         caption=(caption or "").strip()[:300],
         original_key=keys[0], display_key=keys[1], thumb_key=keys[2],
         content_type=rendition.content_type, sha256=sha256, byte_size=byte_size,
-        width=rendition.width, height=rendition.height, captured_dt=rendition.captured_dt,
+        width=rendition.width, height=rendition.height,
+        captured_dt=rendition.captured_dt or parse_capture_hint(captured_hint),
         uploaded_by_id=uploader.id, uploaded_dt=utcnow(), client_key=client_key,
     )
     try:
@@ -426,3 +428,24 @@ def sweep_orphans(older_than: timedelta = timedelta(hours=1)) -> list[str]:
         log.info("storage sweep removed orphan object %s", key)
     return removed
 
+
+
+def parse_capture_hint(value: str | None) -> datetime | None:
+    """The capture time the browser read from the original's EXIF before scaling it.
+
+    Used only when the stored file has no EXIF date of its own; a value that is not a
+    plausible camera time (malformed, before 2000, in the future) is ignored.
+    """
+    if not value:
+        return None
+    try:
+        taken = datetime.fromisoformat(value.strip()[:32])
+    except ValueError:
+        return None
+    if taken.tzinfo is None:
+        zone = ZoneInfo(current_app.config.get("TIMEZONE") or "UTC")
+        taken = taken.replace(tzinfo=zone)
+    taken = taken.astimezone(timezone.utc)
+    if taken.year < 2000 or taken > utcnow() + timedelta(days=1):
+        return None
+    return taken

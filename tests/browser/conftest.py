@@ -6,7 +6,8 @@ Never `playwright install`: the system Chromium is used through `executable_path
 
 Fixtures:
   live_server     base URL of the app served by werkzeug in a daemon thread (tables emptied)
-  live_app        that Flask app (push `live_app.app_context()` to make data with Factory)
+  live_app        that Flask app (push `live_app.app_context()` to make data with Factory); its
+                  object storage is the session's SeaweedFS (`seaweed`), in a bucket of its own
   browser         one Chromium for the session
   new_page(kind)  a page in a fresh context ("phone": 390x844 touch, "desktop": 1280x800);
                   page.problems collects console errors, page errors and CSP violations
@@ -30,6 +31,7 @@ import pytest
 from fieldservice import create_app
 from fieldservice.extensions import db
 from tests.conftest import _config_dict, _empty_tables
+from tests.s3_fixture import drop_bucket, random_bucket_name, storage_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -132,16 +134,23 @@ def zh(catalog, msgid: str) -> str:
 
 
 @pytest.fixture
-def live_app(database_url, zh_catalog):
-    app = create_app({**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url})
+def live_app(database_url, zh_catalog, seaweed):
+    """The app on the test database, its object storage on the session's SeaweedFS (a fresh
+    bucket per test, dropped at the end: `weed mini` has only a few dozen volumes)."""
+    from fieldservice.services import storage
+
+    app = create_app({**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url,
+                      **storage_config(seaweed, random_bucket_name())})
     with app.app_context():
         _empty_tables()
+        storage.ensure_bucket()
         db.session.remove()
     yield app
     with app.app_context():
         db.session.remove()
         _empty_tables()
         db.engine.dispose()
+        drop_bucket()
 
 
 @pytest.fixture

@@ -420,3 +420,27 @@ def test_storage_sweep_command_prints_what_it_removed(s3_app):
     assert result.exit_code == 0, result.output
     assert f"removed {orphan}" in result.output
     assert bucket_keys() == []
+
+
+# --- capture time read by the browser ---------------------------------------------------
+
+
+@pytest.mark.parametrize("hint, expected", [
+    ("2024-05-06T07:08:09+08:00", datetime(2024, 5, 5, 23, 8, 9, tzinfo=UTC)),
+    ("2024-05-06T07:08:09", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),  # TIMEZONE is UTC in tests
+    ("not a date", None),
+    ("1970-01-01T00:00:00", None),
+    ("2999-01-01T00:00:00", None),
+])
+def test_capture_time_read_by_the_browser_is_kept_for_a_scaled_photo(on_site, hint, expected):
+    """A photo scaled in the browser has no EXIF left; photos.js sends the original's time."""
+    client, job = on_site
+    assert upload(client, job.id, png(), captured_at=hint).status_code == 201
+    assert db.session.scalar(db.select(Photo.captured_dt)) == expected
+
+
+def test_the_photos_own_exif_time_wins_over_the_browsers_hint(on_site):
+    client, job = on_site
+    data = camera_jpeg(size=(800, 600))
+    assert upload(client, job.id, data, captured_at="2020-01-01T00:00:00").status_code == 201
+    assert db.session.scalar(db.select(Photo.captured_dt)) == datetime(2024, 5, 5, 23, 8, 9, tzinfo=UTC)

@@ -56,6 +56,8 @@ def upload(job_id: int):
     files = [f for f in request.files.getlist("photo") if f.filename]
     caption = request.form.get("caption", "")
     client_key = request.form.get("client_key") or None
+    # The capture time the browser read from the original before scaling it (its copy has no EXIF).
+    captured_hint = request.form.get("captured_at") or None
     added: list[Photo] = []
     refused: list[tuple[int, str]] = []  # (status, message)
     try:
@@ -69,7 +71,7 @@ def upload(job_id: int):
         try:
             photo = ingest_photo(
                 upload_file.stream, uploader=current_user, job=job, diagnosis_id=diagnosis_id,
-                part_id=part_id, caption=caption,
+                part_id=part_id, caption=caption, captured_hint=captured_hint if len(files) == 1 else None,
                 # One key names one file: several files in a plain form post get none.
                 client_key=client_key if len(files) == 1 else None,
             )

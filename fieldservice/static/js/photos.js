@@ -82,6 +82,48 @@
     }
   }
 
+  // The camera's capture time (EXIF DateTimeOriginal, with OffsetTimeOriginal when present),
+  // read from the original JPEG before scaling drops its metadata: "YYYY-MM-DDTHH:MM:SS[+hh:mm]".
+  async function captureTime(file) {
+    try {
+      var view = new DataView(await file.slice(0, 131072).arrayBuffer());
+      if (view.getUint16(0) !== 0xFFD8) return "";
+      var pos = 2;
+      while (pos + 4 < view.byteLength) {
+        var marker = view.getUint16(pos), size = view.getUint16(pos + 2);
+        if (marker === 0xFFE1 && view.getUint32(pos + 4) === 0x45786966) return readExif(view, pos + 10);
+        if ((marker & 0xFF00) !== 0xFF00) return "";
+        pos += 2 + size;
+      }
+    } catch (e) { /* unreadable: the server reads what it can */ }
+    return "";
+  }
+
+  function readExif(view, tiff) {
+    var little = view.getUint16(tiff) === 0x4949;
+    function u16(at) { return view.getUint16(at, little); }
+    function u32(at) { return view.getUint32(at, little); }
+    function ascii(entry) {
+      var count = u32(entry + 4), at = count > 4 ? tiff + u32(entry + 8) : entry + 8, out = "";
+      for (var i = 0; i < count - 1 && at + i < view.byteLength; i++) out += String.fromCharCode(view.getUint8(at + i));
+      return out;
+    }
+    function tags(ifd) {
+      var found = {}, n = u16(ifd);
+      for (var i = 0; i < n; i++) { var entry = ifd + 2 + i * 12; found[u16(entry)] = entry; }
+      return found;
+    }
+    var ifd0 = tags(tiff + u32(tiff + 4));
+    if (!ifd0[0x8769]) return "";
+    var exif = tags(tiff + u32(ifd0[0x8769] + 8));
+    if (!exif[0x9003]) return "";
+    var m = /^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})/.exec(ascii(exif[0x9003]));
+    if (!m) return "";
+    var offset = exif[0x9011] ? ascii(exif[0x9011]) : "";
+    return m[1] + "-" + m[2] + "-" + m[3] + "T" + m[4] + ":" + m[5] + ":" + m[6] +
+      (/^[+-]\d{2}:\d{2}$/.test(offset) ? offset : "");
+  }
+
   // --- IndexedDB: pending photos survive a reload ---------------------------------------
 
   var dbPromise = null;
@@ -244,7 +286,10 @@
       var item = { clientKey: newClientKey(), action: self.form.action, name: file.name, caption: caption,
                    fields: fields, blob: null };
       self.addRow(item);
-      scaled(file).catch(function () { return file; }).then(function (blob) {
+      captureTime(file).then(function (taken) {
+        if (taken) item.fields = Object.assign({}, item.fields, { captured_at: taken });
+        return scaled(file);
+      }).catch(function () { return file; }).then(function (blob) {
         item.blob = blob;
         if (blob !== file) item.name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
         remember(item);
