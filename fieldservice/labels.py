@@ -26,6 +26,7 @@ REQUEST_TYPE_LABELS = {
     "delivery_inspection": _l("Delivery inspection at the customer's site"),
     "centre_inspection": _l("Inspection at the service centre"),
     "inquiry": _l("Inquiry"),
+    "inspection_follow_up": _l("Follow-up of a failed delivery inspection"),
 }
 
 PRIORITY_LABELS = {
@@ -84,4 +85,20 @@ DIAGNOSIS_STATUS_LABELS = {
     "draft": _l("Draft"),
     "submitted": _l("Submitted"),
     "superseded": _l("Superseded by a correction"),
+}
+
+INSPECTION_KIND_LABELS = {
+    "site_delivery": _l("Delivery inspection at the customer's site"),
+    "centre_receipt": _l("Receipt inspection at the service centre"),
+}
+
+INSPECTION_ANSWER_LABELS = {
+    "pass": _l("Pass"),
+    "fail": _l("Fail"),
+    "na": _l("Not applicable"),
+}
+
+INSPECTION_RESULT_LABELS = {
+    "passed": _l("Passed"),
+    "failed": _l("Failed"),
 }

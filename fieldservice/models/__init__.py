@@ -2,6 +2,7 @@
 from .audit import AuditEvent
 from .customers import Customer, Product
 from .diagnosis import Diagnosis, FaultCategory, ReplacedPart
+from .inspections import ChecklistItem, ChecklistTemplate, Inspection, InspectionCheck, InspectionLine
 from .jobs import Escalation, Job
 from .photos import Photo
 from .types import UTCDateTime, utcnow
@@ -9,9 +10,14 @@ from .users import LoginFailure, Region, User
 
 __all__ = [
     "AuditEvent",
+    "ChecklistItem",
+    "ChecklistTemplate",
     "Customer",
     "Diagnosis",
     "FaultCategory",
+    "Inspection",
+    "InspectionCheck",
+    "InspectionLine",
     "Escalation",
     "Job",
     "LoginFailure",

@@ -18,7 +18,10 @@ CLAIM = "claim"
 DELIVERY_INSPECTION = "delivery_inspection"
 CENTRE_INSPECTION = "centre_inspection"
 INQUIRY = "inquiry"
-REQUEST_TYPES = (FAULT_REPAIR, COMPLAINT, CLAIM, DELIVERY_INSPECTION, CENTRE_INSPECTION, INQUIRY)
+# Opened by a failed delivery inspection: the dispatcher arranges replacement, return or claim.
+INSPECTION_FOLLOW_UP = "inspection_follow_up"
+REQUEST_TYPES = (FAULT_REPAIR, COMPLAINT, CLAIM, DELIVERY_INSPECTION, CENTRE_INSPECTION, INQUIRY,
+                 INSPECTION_FOLLOW_UP)
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 

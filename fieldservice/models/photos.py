@@ -23,6 +23,8 @@ class Photo(db.Model):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     diagnosis_id: Mapped[int | None] = mapped_column(ForeignKey("diagnoses.id"), index=True)
     part_id: Mapped[int | None] = mapped_column(ForeignKey("replaced_parts.id", ondelete="SET NULL"))
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"), index=True)
+    inspection_check_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_checks.id"), index=True)
     caption: Mapped[str] = mapped_column(String(300), default="")
 
     original_key: Mapped[str] = mapped_column(String(255), unique=True)

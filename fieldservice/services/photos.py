@@ -138,6 +138,8 @@ def ingest_photo(
     caption: str = "",
     client_key: str | None = None,
     captured_hint: str | None = None,
+    inspection_id: int | None = None,
+    inspection_check_id: int | None = None,
 ) -> Photo:
     """Check an uploaded photo, store it (original, display copy, thumbnail), add its row.
 
@@ -151,6 +153,7 @@ def ingest_photo(
         if existing is not None:
             return existing
     _check_links(job, diagnosis_id, part_id)
+    _check_inspection_links(job, inspection_id, inspection_check_id)
     config = current_app.config
     max_bytes = int(config.get("PHOTO_MAX_BYTES", DEFAULT_MAX_BYTES))
 
@@ -178,6 +181,7 @@ def ingest_photo(
 
     photo = Photo(
         job_id=job.id if job else None, diagnosis_id=diagnosis_id, part_id=part_id,
+        inspection_id=inspection_id, inspection_check_id=inspection_check_id,
         caption=(caption or "").strip()[:300],
         original_key=keys[0], display_key=keys[1], thumb_key=keys[2],
         content_type=rendition.content_type, sha256=sha256, byte_size=byte_size,
@@ -223,6 +227,20 @@ def _check_links(job: Job | None, diagnosis_id: int | None, part_id: int | None)
             raise PhotoRejected(_l("This part is not on the diagnosis."))
         if job is not None and part.diagnosis.job_id != job.id:
             raise PhotoRejected(_l("This part is not on the diagnosis."))
+
+
+def _check_inspection_links(job: Job | None, inspection_id: int | None, check_id: int | None) -> None:
+    """A checklist item's photo belongs to that item's inspection (and its job, if any)."""
+    from ..models import Inspection, InspectionCheck
+
+    if check_id is not None:
+        check = db.session.get(InspectionCheck, check_id)
+        if check is None or check.inspection_id != inspection_id:
+            raise PhotoRejected(_l("This checklist item is not on the inspection."))
+    if inspection_id is not None:
+        inspection = db.session.get(Inspection, inspection_id)
+        if inspection is None or inspection.job_id != (job.id if job else None):
+            raise PhotoRejected(_l("This inspection does not belong to the job."))
 
 
 def _spool(source: IO[bytes], spool: IO[bytes], max_bytes: int) -> tuple[str, int]:

@@ -365,6 +365,11 @@ def test_store_down_answers_503_retry_and_keeps_no_row(tmp_path, database_url):
             assert client.login(tech.username).status_code == 303
             server.stop()
 
+            # The diagnosis itself does not need the store: its draft still saves.
+            saved = client.post(f"/jobs/{job.id}/diagnosis/draft", data={"symptom": "Store is down", "csrf_token": client.csrf},
+                                headers={"HX-Request": "true", "HX-Target": "draft-status"})
+            assert saved.status_code == 200 and "Draft saved at" in saved.get_data(as_text=True)
+
             response = upload(client, job.id, camera_jpeg(size=(800, 600)), client_key="k1")
 
             assert response.status_code == 503

@@ -1,0 +1,2 @@
+"""Checklist editor routes (being written)."""
+from . import bp  # noqa: F401

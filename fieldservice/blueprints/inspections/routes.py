@@ -1,0 +1,2 @@
+"""Inspection routes (being written)."""
+from . import bp  # noqa: F401
