@@ -342,7 +342,7 @@ _seq = itertools.count(1)
 
 @functools.cache
 def _password_hash() -> str:
-    return generate_password_hash(PASSWORD)
+    return generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
 
 def _staff(make, role: str) -> User:

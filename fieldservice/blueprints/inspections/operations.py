@@ -79,10 +79,11 @@ def active_template(name: str = TEMPLATE_NAME) -> ChecklistTemplate | None:
 
 
 def new_template_version(items: list[dict], actor: User, name: str = TEMPLATE_NAME,
-                         now: datetime | None = None) -> ChecklistTemplate:
+                         now: datetime | None = None, reason: str | None = None) -> ChecklistTemplate:
     """Save an edited checklist as a new version; inspections done keep the version they used.
 
     `items`: dicts with code, label_en, label_zh, kind (check|quantity), scope (line|shipment).
+    `reason`: what changed, for the audit trail.
     """
     now = now or utcnow()
     current = active_template(name)
@@ -99,7 +100,7 @@ def new_template_version(items: list[dict], actor: User, name: str = TEMPLATE_NA
     db.session.add(template)
     db.session.flush()
     record_event("checklist", template.id, "new_version", actor,
-                 f"v{current.version}" if current else None, f"v{version}", when=now)
+                 f"v{current.version}" if current else None, f"v{version}", reason=reason, when=now)
     return template
 
 
@@ -316,9 +317,16 @@ def inspection_opening(job: Job) -> Inspection | None:
     return db.session.scalar(select(Inspection).where(Inspection.follow_up_job_id == job.id))
 
 
-def failure_counts() -> dict[str, list[tuple[str, int]]]:
-    """Failed items of submitted inspections, counted per checklist item and per product model."""
+def failure_counts(since: datetime | None = None, until: datetime | None = None) -> dict[str, list[tuple[str, int]]]:
+    """Failed items of submitted inspections, counted per checklist item and per product model.
+
+    `since` (inclusive) / `until` (exclusive) narrow it to inspections submitted in that time.
+    """
     failed = (Inspection.status == SUBMITTED) & (InspectionCheck.answer == FAIL)
+    if since is not None:
+        failed &= Inspection.submitted_dt >= since
+    if until is not None:
+        failed &= Inspection.submitted_dt < until
     count = func.count(InspectionCheck.id)
     per_item = db.session.execute(
         select(InspectionCheck.item_code, count).join(Inspection).where(failed)

@@ -20,10 +20,18 @@
 
   function draftKey(form) { return PREFIX + form.getAttribute("data-draft"); }
 
+  // Only what the user typed or chose: not buttons, hidden fields, files or secrets.
+  function draftable(el) {
+    var tag = el.tagName;
+    if (!el.name || el.name === "csrf_token") return false;
+    if (tag === "SELECT" || tag === "TEXTAREA") return true;
+    return tag === "INPUT" && ["hidden", "password", "file", "submit", "button", "reset", "image"].indexOf(el.type) < 0;
+  }
+
   function saveDraft(form) {
     var data = { _t: Date.now() };
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || el.type === "hidden" || el.type === "password" || el.type === "file" || el.name === "csrf_token") return;
+      if (!draftable(el)) return;
       if (el.type === "radio") data[el.name + "=" + el.value] = el.checked;
       else data[el.name] = el.type === "checkbox" ? el.checked : el.value;
     });
@@ -38,12 +46,14 @@
     // Typed on this phone after the server last saved (e.g. offline): the phone's copy wins.
     var newer = (data._t || 0) > Number(form.getAttribute("data-draft-saved") || 0);
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || !(el.name in data) || el.type === "hidden") return;
-      if (el.type === "checkbox") {
-        if (newer && el.checked !== data[el.name]) { el.checked = data[el.name]; restored = true; }
-      } else if (el.type === "radio") {
+      if (!draftable(el)) return;
+      if (el.type === "radio") {
         var want = data[el.name + "=" + el.value];
         if (newer && want !== undefined && el.checked !== want) { el.checked = want; restored = true; }
+      } else if (!(el.name in data)) {
+        return;
+      } else if (el.type === "checkbox") {
+        if (newer && el.checked !== data[el.name]) { el.checked = data[el.name]; restored = true; }
       } else if ((newer || !el.value) && data[el.name] && el.value !== data[el.name]) {
         el.value = data[el.name]; restored = true;
       }
@@ -78,7 +88,8 @@
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
     var xhr = evt.detail.xhr;
-    if (!xhr || !evt.detail.successful) return;
+    // (htmx leaves `successful` unset on an HX-Redirect answer: look at the status itself.)
+    if (!xhr || xhr.status < 200 || xhr.status >= 300) return;
     // The server says it has the record for good (FS-Draft: done): drop the phone's copy.
     if (xhr.getResponseHeader("FS-Draft") === "done") {
       var elt = evt.detail.elt;
@@ -93,7 +104,13 @@
     var box = document.getElementById("messages");
     if (box && evt.detail.successful !== false && evt.detail.target !== box) box.innerHTML = "";
   });
-  document.addEventListener("htmx:sendError", function () { say(body.getAttribute("data-msg-offline")); });
+  document.addEventListener("htmx:sendError", function (evt) {
+    say(body.getAttribute("data-msg-offline"));
+    // An autosave that could not leave the phone: the status line must not still say "saved".
+    var form = evt.detail.elt && evt.detail.elt.closest ? evt.detail.elt.closest("form[data-draft]") : null;
+    var status = form ? document.getElementById("draft-status") : null;
+    if (status) { status.textContent = body.getAttribute("data-msg-unsaved"); status.classList.add("error"); }
+  });
   document.addEventListener("htmx:timeout", function () { say(body.getAttribute("data-msg-offline")); });
   document.addEventListener("htmx:responseError", function (evt) {
     var xhr = evt.detail.xhr, type = xhr.getResponseHeader("Content-Type") || "";

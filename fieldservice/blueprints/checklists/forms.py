@@ -1,0 +1,55 @@
+"""Forms of the checklist editor (policy 4.3, 4.4)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
+from wtforms.widgets import HiddenInput
+
+from ...models.inspections import CHECK, PER_LINE, PER_SHIPMENT, QUANTITY
+from .operations import CODE_MAX, LABEL_MAX
+
+ITEM_KIND_LABELS = {
+    CHECK: _l("Pass / fail / not applicable"),
+    QUANTITY: _l("Quantity: expected and counted"),
+}
+SCOPE_LABELS = {
+    PER_LINE: _l("Per shipment line"),
+    PER_SHIPMENT: _l("Whole consignment"),
+}
+ACTIONS = ("rename", "remove", "up", "down")
+
+
+class AddItemForm(FlaskForm):
+    """A new checklist item."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(message=_l("Enter a code.")), Length(max=CODE_MAX),
+                    Regexp(r"^[a-z0-9_]+$", message=_l("Use lowercase letters, digits and _ only."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false",
+                   "pattern": "[a-z0-9_]+", "maxlength": CODE_MAX},
+    )
+    label_en = StringField(_l("English wording"),
+                           validators=[DataRequired(message=_l("Enter the English wording.")), Length(max=LABEL_MAX)],
+                           render_kw={"lang": "en", "maxlength": LABEL_MAX})
+    label_zh = StringField(_l("Chinese wording"),
+                           validators=[DataRequired(message=_l("Enter the Chinese wording.")), Length(max=LABEL_MAX)],
+                           render_kw={"lang": "zh-CN", "maxlength": LABEL_MAX})
+    kind = SelectField(_l("Answered with"), choices=list(ITEM_KIND_LABELS.items()), default=CHECK,
+                       validators=[AnyOf(tuple(ITEM_KIND_LABELS), message=_l("Choose how the item is answered."))])
+    scope = SelectField(_l("Applies to"), choices=list(SCOPE_LABELS.items()), default=PER_LINE,
+                        validators=[AnyOf(tuple(SCOPE_LABELS), message=_l("Choose where the item applies."))])
+
+
+class EditItemForm(FlaskForm):
+    """Change an item's wording, remove it, or move it up or down (`action`)."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    action = HiddenField(validators=[AnyOf(ACTIONS)])
+    label_en = StringField(_l("English wording"), validators=[Length(max=LABEL_MAX)],
+                           render_kw={"lang": "en", "maxlength": LABEL_MAX})
+    label_zh = StringField(_l("Chinese wording"), validators=[Length(max=LABEL_MAX)],
+                           render_kw={"lang": "zh-CN", "maxlength": LABEL_MAX})
