@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from urllib.parse import urlsplit
 from datetime import timedelta
 from typing import Callable, TypeVar
 
@@ -112,6 +113,20 @@ def _deactivation_ends_sessions(user: User, value, oldvalue, initiator) -> None:
     """
     if oldvalue is True and not value and user.session_version is not None:
         end_all_sessions(user)
+
+
+def local_url(target: str | None, default: str) -> str:
+    """`target` if it is a path on this site, else `default`: never an open redirect.
+
+    Browsers read a backslash as a slash ("/\\evil.example" is "//evil.example") and drop
+    tabs and newlines, so a target with any of them (or any control character) is refused.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and not any(ord(ch) < 32 or ord(ch) == 127 for ch in target)):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return default
 
 
 # --- login throttling --------------------------------------------------------------------

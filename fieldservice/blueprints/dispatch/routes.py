@@ -16,7 +16,7 @@ from ...extensions import db
 from ...labels import PRIORITY_LABELS, REQUEST_TYPE_LABELS, STATUS_LABELS
 from ...models import Customer, Escalation, Job, Region, User, utcnow
 from ...models.users import DISPATCHER, REVIEWER, SUPERVISOR, TECHNICIAN
-from ...security import any_staff, form_csrf, roles_required
+from ...security import form_csrf, local_url, roles_required
 from ...services.audit import history
 from ...services.lifecycle import TransitionError, allowed_actions
 from ...templating import render_page_or_fragment
@@ -67,10 +67,7 @@ def _card_context(job: Job, **extra) -> dict:
 
 
 def _redirect_next(default: str):
-    target = request.form.get("next") or ""
-    if not (target.startswith("/") and not target.startswith("//")):
-        target = default
-    return redirect(target, code=303)
+    return redirect(local_url(request.form.get("next"), default), code=303)
 
 
 # --- logging requests --------------------------------------------------------------------

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
@@ -11,7 +10,7 @@ from flask_login import current_user
 from ...extensions import db
 from ...models import Photo
 from ...models.users import DISPATCHER, REVIEWER, TECHNICIAN
-from ...security import roles_required
+from ...security import local_url, roles_required
 from ...services import storage
 from ...services.photos import PhotoRejected, PhotoStoreUnavailable, ingest_photo, photo_url
 from ..dispatch.operations import visible_job
@@ -33,12 +32,7 @@ def _optional_int(name: str) -> int | None:
 
 def _local_next(default: str) -> str:
     """The form's `next` if it is a path on this site, else `default` (no open redirect)."""
-    target = request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target \
-            and not parts.scheme and not parts.netloc:
-        return target
-    return default
+    return local_url(request.form.get("next"), default)
 
 
 @bp.post("/jobs/<int:job_id>/photos")
@@ -102,6 +96,12 @@ def upload(job_id: int):
     return redirect(_local_next(url_for("dispatch.job_detail", job_id=job.id)), code=303)
 
 
+def _inspection_visible(inspection_id: int) -> bool:
+    from ..inspections.operations import visible_inspection
+
+    return visible_inspection(current_user, inspection_id) is not None
+
+
 @bp.get("/photos/<int:photo_id>/<any(thumb, display, original):variant>")
 @roles_required(TECHNICIAN, DISPATCHER, REVIEWER)
 def photo_variant(photo_id: int, variant: str):
@@ -115,7 +115,10 @@ def photo_variant(photo_id: int, variant: str):
     if photo.job_id is not None:
         if visible_job(current_user, photo.job_id) is None:
             abort(404)
-    elif current_user.role == TECHNICIAN and photo.uploaded_by_id != current_user.id:
+    elif current_user.role == TECHNICIAN and photo.uploaded_by_id != current_user.id and not (
+        # A centre receipt inspection has no job: its photos go with the inspection.
+        photo.inspection_id is not None and _inspection_visible(photo.inspection_id)
+    ):
         abort(404)
     try:
         url = photo_url(photo, variant)
