@@ -98,6 +98,11 @@ def seed_demo() -> None:
             "Loud vibration at high speed.", 20)
     assign(j, "tech", 18)
     step(j, "start_travel", users["tech"], 1)
+    # A delivery to inspect at the customer's site (policy 4.3), the demo technician on the way.
+    j = job(customers[2], "FL-8 Filler", None, "delivery_inspection", "high",
+            "Delivery of 3 FL-8 fillers and 1 CV-50 conveyor, order PO-2026-1127; inspect on arrival.", 6)
+    assign(j, "tech", 5)
+    step(j, "start_travel", users["tech"], 1)
     j = job(customers[1], "CV-50 Conveyor", "CV50-0040", "complaint", "normal",
             "Customer says the last repair did not hold.", 30)
     assign(j, "tech2", 28)

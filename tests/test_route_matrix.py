@@ -59,6 +59,12 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "taxonomy.index": frozenset({SUPERVISOR}),
     "taxonomy.add": frozenset({SUPERVISOR}),
     "taxonomy.update": frozenset({SUPERVISOR}),
+    # Delivery inspection checklist editor and failure statistics (issue 4).
+    "checklists.index": frozenset({SUPERVISOR}),
+    "checklists.version": frozenset({SUPERVISOR}),
+    "checklists.add_item": frozenset({SUPERVISOR}),
+    "checklists.update_item": frozenset({SUPERVISOR}),
+    "checklists.failures": frozenset({SUPERVISOR}),
     "diagnosis.show": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
     "diagnosis.autosave": frozenset({TECHNICIAN}),
     "diagnosis.update": frozenset({TECHNICIAN}),
@@ -67,6 +73,16 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "diagnosis.signature_image": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
     "photos.upload": frozenset({TECHNICIAN, DISPATCHER}),
     "photos.photo_variant": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
+    # Delivery inspections (issue 4): technicians run them; dispatchers and reviewers read them.
+    "inspections.new_for_job": frozenset({TECHNICIAN}),
+    "inspections.start_for_job": frozenset({TECHNICIAN}),
+    "inspections.new_receipt": frozenset({TECHNICIAN}),
+    "inspections.index": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
+    "inspections.show": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
+    "inspections.answer": frozenset({TECHNICIAN}),
+    "inspections.upload_photo": frozenset({TECHNICIAN}),
+    "inspections.submit": frozenset({TECHNICIAN}),
+    "inspections.correct": frozenset({TECHNICIAN}),
 }
 
 TRANSITION_ACTIONS = ("start_travel", "check_in", "resolve", "escalate", "close", "cancel")
@@ -163,6 +179,20 @@ def _fault_category_id() -> int:
     return category.id
 
 
+
+def _checklist_id() -> int:
+    """The checklist in use, to read or edit (the tests start from empty tables)."""
+    from fieldservice.models import ChecklistItem, ChecklistTemplate
+
+    template = db.session.scalar(db.select(ChecklistTemplate).where(ChecklistTemplate.active.is_(True)))
+    if template is None:
+        template = ChecklistTemplate(name="delivery", version=1, active=True, items=[
+            ChecklistItem(position=0, code="model_matches", label_en="Model matches", label_zh="型号一致")])
+        db.session.add(template)
+        db.session.commit()
+    return template.id
+
+
 CALLS: list[Call] = [
     Call("main.index", "GET", _const("/"), _const("main")),
     Call("main.healthz", "GET", _const("/healthz"), _const("main")),
@@ -210,6 +240,17 @@ CALLS: list[Call] = [
                             "name_en": "Matrix faults", "name_zh": "矩阵故障"}),
     Call("taxonomy.update", "POST", lambda w, s: f"/fault-categories/{_fault_category_id()}",
          lambda w, s: f"category-{_fault_category_id()}", data=_const({"action": "deactivate"})),
+    # Delivery inspection checklist (issue 4): every change saves a new version.
+    Call("checklists.index", "GET", _const("/checklists"), _const("checklist-editor")),
+    Call("checklists.version", "GET", lambda w, s: f"/checklists/{_checklist_id()}", _const("main")),
+    Call("checklists.add_item", "POST", lambda w, s: _checklist_id() and "/checklists/items",
+         _const("checklist-editor"),
+         data=lambda w, s: {"code": f"matrix_{uuid.uuid4().hex[:8]}", "label_en": "Matrix check",
+                            "label_zh": "矩阵检查", "kind": "check", "scope": "line"}),
+    Call("checklists.update_item", "POST", lambda w, s: _checklist_id() and "/checklists/items/model_matches",
+         _const("checklist-editor"),
+         data=lambda w, s: {"action": "rename", "label_en": f"Model {uuid.uuid4().hex[:6]}", "label_zh": "型号"}),
+    Call("checklists.failures", "GET", _const("/inspections/failures?from=2025-01-01"), _const("failure-results")),
     # On-site diagnosis (issue 3): writing needs the job on site; reading and correcting a
     # submitted record work once the job is resolved.
     Call("diagnosis.show", "GET", lambda w, s: f"/jobs/{w.job(s).id}/diagnosis", _const("main"),
@@ -234,7 +275,91 @@ CALLS: list[Call] = [
          job_scoped=True, job_state="on_site", extra={"marker": 'class="photo-tile"'}),
     Call("photos.photo_variant", "GET", lambda w, s: _photo_url(w.job(s)), _const("main"),
          job_scoped=True, job_state="on_site"),
+    # Delivery inspections (issue 4): the job becomes a delivery inspection on site; the
+    # inspection is started (or submitted) by the job's technician before the call.
+    Call("inspections.new_for_job", "GET", lambda w, s: f"/jobs/{_delivery_job(w.job(s)).id}/inspection/new",
+         _const("inspection-start"), job_scoped=True, job_state="on_site", extra={"marker": 'id="inspection-start"'}),
+    Call("inspections.start_for_job", "POST", lambda w, s: f"/jobs/{_delivery_job(w.job(s)).id}/inspection",
+         _const("inspection-lines"), data=lambda w, s: {**_start_data(), "action": "add_line"},
+         job_scoped=True, job_state="on_site", extra={"marker": 'id="inspection-lines"'}),
+    Call("inspections.start_for_job", "POST", lambda w, s: f"/jobs/{_delivery_job(w.job(s)).id}/inspection",
+         _const("main"), data=lambda w, s: _start_data(), job_scoped=True, job_state="on_site", variant="start"),
+    Call("inspections.new_receipt", "GET", _const("/inspections/new"), _const("inspection-start")),
+    Call("inspections.new_receipt", "POST", lambda w, s: _inspection_checklist() and "/inspections/new",
+         _const("inspection-start"), data=lambda w, s: _start_data()),
+    Call("inspections.index", "GET", _const("/inspections"), _const("inspections-results")),
+    Call("inspections.show", "GET", lambda w, s: f"/inspections/{_inspection(w.job(s)).id}", _const("main"),
+         job_scoped=True, job_state="on_site"),
+    Call("inspections.answer", "POST", lambda w, s: _answer_url(w.job(s)),
+         lambda w, s: f"check-{_first_check(w.job(s)).id}", data=_const({"answer": "pass"}),
+         job_scoped=True, job_state="on_site", extra={"marker": 'id="inspection-progress"'}),
+    Call("inspections.upload_photo", "POST", lambda w, s: _answer_url(w.job(s)) + "/photos",
+         lambda w, s: f"photos-check-{_first_check(w.job(s)).id}",
+         data=lambda w, s: {"photo": (_jpeg(), "box.jpg"), "caption": "Torn box"},
+         job_scoped=True, job_state="on_site", extra={"marker": 'class="photo-tile"'}),
+    Call("inspections.submit", "POST", lambda w, s: f"/inspections/{_inspection(w.job(s), answered=True).id}/submit",
+         _const("main"), job_scoped=True, job_state="on_site"),
+    Call("inspections.correct", "POST", lambda w, s: f"/inspections/{_inspection(w.job(s), submitted=True).id}/correct",
+         _const("main"), job_scoped=True, job_state="on_site"),
 ]
+
+
+def _inspection_checklist() -> bool:
+    """The policy's default checklist, unless a checklist is in use already."""
+    from fieldservice.blueprints.inspections import operations as ops
+    from tests.inspections.conftest import DEFAULT_ITEMS
+
+    if ops.active_template() is None:
+        ops.new_template_version(DEFAULT_ITEMS, _staff(_Maker(), SUPERVISOR))
+        db.session.commit()
+    return True
+
+
+class _Maker:
+    """What _staff needs of the Factory (a region), outside a fixture."""
+
+    def region(self):
+        return db.session.scalar(db.select(Region))
+
+
+def _start_data() -> dict:
+    return {"order_reference": "PO-MATRIX", "lines-0-product_model": "PX-200", "lines-0-expected_quantity": "2"}
+
+
+def _delivery_job(job):
+    """The job, made a delivery inspection (so an inspection can start from it)."""
+    _inspection_checklist()
+    if job.request_type != "delivery_inspection":
+        job.request_type = "delivery_inspection"
+        db.session.commit()
+    return job
+
+
+def _inspection(job, answered: bool = False, submitted: bool = False):
+    """The job's inspection, started by its technician; every item answered (passing) or submitted."""
+    from fieldservice.blueprints.inspections import operations as ops
+    from fieldservice.models import Inspection
+
+    inspection = db.session.scalar(db.select(Inspection).where(Inspection.job_id == job.id))
+    if inspection is None:
+        _delivery_job(job)
+        inspection = ops.start_inspection(kind="site_delivery", inspector=job.technician, order_reference="PO-MATRIX",
+                                          lines=[ops.LineData("PX-200", 2)], job=job)
+        if answered or submitted:
+            for check in inspection.checks:
+                ops.answer_check(check, "pass", counted_quantity=check.expected_quantity)
+        if submitted:
+            ops.submit_inspection(inspection, job.technician)
+        db.session.commit()
+    return inspection
+
+
+def _first_check(job):
+    return next(c for c in _inspection(job).checks if c.kind == "check")
+
+
+def _answer_url(job) -> str:
+    return f"/inspections/{_inspection(job).id}/checks/{_first_check(job).id}"
 
 
 def _jpeg():

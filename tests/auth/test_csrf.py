@@ -18,8 +18,8 @@ from typing import Callable
 import pytest
 
 from fieldservice.extensions import db
-from fieldservice.models import (AuditEvent, Customer, Diagnosis, Escalation, FaultCategory, Job, LoginFailure,
-                                 Photo, ReplacedPart, User)
+from fieldservice.models import (AuditEvent, Customer, Diagnosis, Escalation, FaultCategory, InspectionCheck, Job,
+                                 LoginFailure, Photo, ReplacedPart, User)
 from tests.conftest import CSRF_RE, PASSWORD, Client
 
 TRANSITIONS = ("start_travel", "check_in", "resolve", "escalate", "close", "cancel")
@@ -95,7 +95,43 @@ POSTS = [
                     "name_zh": "伪造"}, 422),
     Post("category_update", "taxonomy.update", "supervisor", lambda s: f"/fault-categories/{_category_id()}",
          lambda s: {"action": "deactivate"}, 422),
+    # Issue 4: the checklist editor (its forms check their own token).
+    Post("checklists_add_item", "checklists.add_item", "supervisor", lambda s: _checklist() and "/checklists/items",
+         lambda s: {"code": "forged_item", "label_en": "Forged", "label_zh": "伪造", "kind": "check",
+                    "scope": "line"}, 422),
+    Post("checklists_update_item", "checklists.update_item", "supervisor",
+         lambda s: _checklist() and "/checklists/items/model_matches",
+         lambda s: {"action": "rename", "label_en": "Forged wording", "label_zh": "伪造"}, 422),
+    # Issue 4: delivery inspections (the start forms check their own token).
+    Post("inspection_start_for_job", "inspections.start_for_job", "technician", lambda s: _inspection_url(s, "start"),
+         lambda s: {"order_reference": "PO-CSRF", "lines-0-product_model": "PX-200", "lines-0-expected_quantity": "1"},
+         422, job_state="on_site"),
+    Post("inspection_new_receipt", "inspections.new_receipt", "technician",
+         lambda s: _inspection_url(s, "start") and "/inspections/new",
+         lambda s: {"order_reference": "SH-CSRF", "lines-0-product_model": "PX-200", "lines-0-expected_quantity": "1"},
+         422, job_state="on_site"),
+    Post("inspection_answer", "inspections.answer", "technician", lambda s: _inspection_url(s, "answer"),
+         lambda s: {"answer": "fail", "note": "Forged?"}, 400, job_state="on_site"),
+    Post("inspection_photo", "inspections.upload_photo", "technician", lambda s: _inspection_url(s, "photo"),
+         lambda s: {"photo": (_jpeg(), "box.jpg"), "caption": "Torn box"}, 400, job_state="on_site"),
+    Post("inspection_submit", "inspections.submit", "technician",
+         lambda s: _inspection_url(s, "submit", answered=True), lambda s: {}, 400, job_state="on_site"),
+    Post("inspection_correct", "inspections.correct", "technician",
+         lambda s: _inspection_url(s, "correct", submitted=True), lambda s: {}, 400, job_state="on_site"),
 ]
+
+
+def _inspection_url(s: Scene, suffix: str = "", answered: bool = False, submitted: bool = False) -> str:
+    """The scene's job made a delivery inspection, with an inspection its technician started."""
+    from tests.test_route_matrix import _delivery_job, _first_check, _inspection
+
+    _delivery_job(s.job)
+    if suffix == "start":
+        return f"/jobs/{s.job.id}/inspection"
+    inspection = _inspection(s.job, answered=answered, submitted=submitted)
+    if suffix in ("answer", "photo"):
+        return f"/inspections/{inspection.id}/checks/{_first_check(s.job).id}" + ("/photos" if suffix == "photo" else "")
+    return f"/inspections/{inspection.id}/{suffix}"
 
 
 def _png():
@@ -129,6 +165,19 @@ def _submitted(s: Scene, suffix: str) -> str:
                                  outcome="fixed", contact_name="Wang", submitted_dt=s.job.created_dt))
         db.session.commit()
     return f"/jobs/{s.job.id}/diagnosis{suffix}"
+
+
+def _checklist() -> int:
+    """The checklist in use (a new version per accepted change shows in the audit count)."""
+    from fieldservice.models import ChecklistItem, ChecklistTemplate
+
+    template = db.session.scalar(db.select(ChecklistTemplate).where(ChecklistTemplate.active.is_(True)))
+    if template is None:
+        template = ChecklistTemplate(name="delivery", version=1, active=True, items=[
+            ChecklistItem(position=0, code="model_matches", label_en="Model matches", label_zh="型号一致")])
+        db.session.add(template)
+        db.session.commit()
+    return template.id
 
 
 def _category_id() -> int:
@@ -193,6 +242,8 @@ def snapshot() -> dict:
             .order_by(Diagnosis.id)).all(),
         "parts": db.session.scalar(db.select(db.func.count(ReplacedPart.id))),
         "photos": db.session.scalar(db.select(db.func.count(Photo.id))),
+        "inspection_checks": db.session.execute(
+            db.select(InspectionCheck.id, InspectionCheck.answer, InspectionCheck.note).order_by(InspectionCheck.id)).all(),
         "categories": db.session.execute(
             db.select(FaultCategory.id, FaultCategory.code, FaultCategory.active).order_by(FaultCategory.id)).all(),
     }

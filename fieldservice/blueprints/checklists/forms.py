@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 from wtforms.widgets import HiddenInput
 
@@ -38,9 +39,9 @@ class AddItemForm(FlaskForm):
     label_zh = StringField(_l("Chinese wording"),
                            validators=[DataRequired(message=_l("Enter the Chinese wording.")), Length(max=LABEL_MAX)],
                            render_kw={"lang": "zh-CN", "maxlength": LABEL_MAX})
-    kind = SelectField(_l("Answered with"), choices=list(ITEM_KIND_LABELS.items()), default=CHECK,
+    kind = SelectField(_l("Answered with"), choices=[SelectChoice(k, v) for k, v in ITEM_KIND_LABELS.items()], default=CHECK,
                        validators=[AnyOf(tuple(ITEM_KIND_LABELS), message=_l("Choose how the item is answered."))])
-    scope = SelectField(_l("Applies to"), choices=list(SCOPE_LABELS.items()), default=PER_LINE,
+    scope = SelectField(_l("Applies to"), choices=[SelectChoice(k, v) for k, v in SCOPE_LABELS.items()], default=PER_LINE,
                         validators=[AnyOf(tuple(SCOPE_LABELS), message=_l("Choose where the item applies."))])
 
 

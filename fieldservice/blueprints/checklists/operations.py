@@ -63,6 +63,15 @@ def versions_with_use(name: str = inspection_ops.TEMPLATE_NAME) -> list[tuple[Ch
     return [(template, count) for template, count in rows]
 
 
+def author_names(templates: list[ChecklistTemplate]) -> dict[int, str]:
+    """Who saved each version (template id -> display name); the migration's first version has nobody."""
+    ids = {t.created_by_id for t in templates if t.created_by_id is not None}
+    if not ids:
+        return {}
+    names = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    return {t.id: names[t.created_by_id] for t in templates if t.created_by_id in names}
+
+
 def inspections_using(template: ChecklistTemplate) -> int:
     return db.session.scalar(select(func.count(Inspection.id)).where(Inspection.template_id == template.id)) or 0
 

@@ -8,7 +8,7 @@ dispatcher; submitted inspections are final (a correction is a new inspection).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -42,7 +42,7 @@ from ...models.inspections import (
     SUBMITTED,
 )
 from ...models.jobs import DELIVERY_INSPECTION, INSPECTION_FOLLOW_UP, ON_SITE
-from ...models.users import TECHNICIAN
+from ...models.users import SUPERVISOR, TECHNICIAN
 from ...services.audit import record_event
 from ...services.lifecycle import TransitionError
 
@@ -116,12 +116,8 @@ def start_inspection(*, kind: str, inspector: User, order_reference: str, lines:
     if kind not in KINDS:
         raise InspectionRefused(_l("Unknown kind of inspection."))
     if kind == SITE_DELIVERY:
-        if job is None or job.request_type != DELIVERY_INSPECTION:
-            raise InspectionRefused(_l("A delivery inspection at the site starts from a delivery-inspection job."))
-        if job.status != ON_SITE and corrects is None:
-            raise InspectionRefused(_l("Check in on site before starting the inspection."))
-        if inspector.role == TECHNICIAN and job.technician_id != inspector.id:
-            raise InspectionRefused(_l("This job is not assigned to you."))
+        if problem := site_start_problem(job, inspector, corrects):
+            raise InspectionRefused(problem)
         customer = job.customer
     order_reference = (order_reference or "").strip()
     if not order_reference:
@@ -159,6 +155,17 @@ def start_inspection(*, kind: str, inspector: User, order_reference: str, lines:
     return inspection
 
 
+def site_start_problem(job: Job | None, inspector: User, corrects: Inspection | None = None) -> str | None:
+    """Why `inspector` cannot start a delivery inspection at the site from `job` now, or None."""
+    if job is None or job.request_type != DELIVERY_INSPECTION:
+        return _l("A delivery inspection at the site starts from a delivery-inspection job.")
+    if job.status != ON_SITE and corrects is None:
+        return _l("Check in on site before starting the inspection.")
+    if inspector.role == TECHNICIAN and job.technician_id != inspector.id:
+        return _l("This job is not assigned to you.")
+    return None
+
+
 def _check_from(item: ChecklistItem, position: int, line: InspectionLine | None) -> InspectionCheck:
     return InspectionCheck(
         line=line, position=position, item_code=item.code, label_en=item.label_en, label_zh=item.label_zh,
@@ -172,6 +179,17 @@ def _check_from(item: ChecklistItem, position: int, line: InspectionLine | None)
 def _editable(inspection: Inspection) -> None:
     if inspection.status != DRAFT:
         raise InspectionRefused(_l("This inspection was submitted and is final. Start a correction instead."))
+
+
+def ensure_editable(inspection: Inspection) -> None:
+    """Raise InspectionRefused unless the inspection is still a draft (e.g. before a photo is stored)."""
+    _editable(inspection)
+
+
+def may_run(user: User, inspection: Inspection) -> bool:
+    """Who answers a draft: its inspector, the technician of its job, or a supervisor."""
+    return user.role == SUPERVISOR or user.id == inspection.inspector_id or (
+        inspection.job is not None and inspection.job.technician_id == user.id)
 
 
 def answer_check(check: InspectionCheck, answer: str | None, note: str = "",
@@ -315,6 +333,94 @@ def inspection_for_job(job: Job) -> Inspection | None:
 def inspection_opening(job: Job) -> Inspection | None:
     """The failed inspection that opened this follow-up job, if any (the link back)."""
     return db.session.scalar(select(Inspection).where(Inspection.follow_up_job_id == job.id))
+
+
+def corrections(inspection: Inspection) -> list[Inspection]:
+    """The inspections that correct this one (the link forward), oldest first."""
+    return list(db.session.scalars(select(Inspection).where(Inspection.corrects_id == inspection.id)
+                                   .order_by(Inspection.id)))
+
+
+def check_photos(inspection: Inspection) -> dict[int, list[Photo]]:
+    """The photos of each checklist item of the inspection, in the order they were taken."""
+    photos: dict[int, list[Photo]] = {}
+    for photo in db.session.scalars(select(Photo).where(Photo.inspection_id == inspection.id,
+                                                        Photo.inspection_check_id.is_not(None))
+                                    .order_by(Photo.id)):
+        photos.setdefault(photo.inspection_check_id, []).append(photo)
+    return photos
+
+
+LIST_RESULTS = (PASSED, FAILED, DRAFT)
+
+
+@dataclass(frozen=True)
+class InspectionFilters:
+    """What the reader narrowed the list to; every field is optional."""
+
+    reference: str = ""  # order or shipment reference contains
+    date_from: date | None = None  # submitted, local calendar days, inclusive
+    date_to: date | None = None
+    result: str | None = None  # passed, failed, or draft (not submitted yet)
+    kind: str | None = None
+
+    @classmethod
+    def from_args(cls, args) -> "InspectionFilters":
+        """Filters from a query string; anything malformed is ignored rather than refused."""
+
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat((args.get(name) or "").strip())
+            except ValueError:
+                return None
+
+        result, kind = args.get("result") or None, args.get("kind") or None
+        return cls(reference=(args.get("reference") or "").strip()[:80], date_from=day("from"),
+                   date_to=day("to"), result=result if result in LIST_RESULTS else None,
+                   kind=kind if kind in KINDS else None)
+
+    def as_args(self) -> dict[str, str]:
+        """The query-string form (for the pager's links)."""
+        args = {"reference": self.reference, "result": self.result or "", "kind": self.kind or "",
+                "from": self.date_from.isoformat() if self.date_from else "",
+                "to": self.date_to.isoformat() if self.date_to else ""}
+        return {k: v for k, v in args.items() if v}
+
+
+def inspections_query(user: User, filters: InspectionFilters):
+    """The inspections `user` may see that match `filters`, newest first (drafts by their start).
+
+    A technician sees the ones they did and those of their jobs (as visible_inspection).
+    """
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+    from sqlalchemy import or_
+    from sqlalchemy.orm import joinedload
+
+    stmt = (select(Inspection)
+            .options(joinedload(Inspection.inspector), joinedload(Inspection.customer),
+                     joinedload(Inspection.job))
+            .order_by(func.coalesce(Inspection.submitted_dt, Inspection.started_dt).desc(), Inspection.id.desc()))
+    if user.role == TECHNICIAN:
+        own_jobs = select(Job.id).where(Job.technician_id == user.id)
+        stmt = stmt.where(or_(Inspection.inspector_id == user.id, Inspection.job_id.in_(own_jobs)))
+    if filters.reference:
+        escaped = filters.reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Inspection.order_reference.ilike(f"%{escaped}%", escape="\\"))
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    if filters.date_from:
+        stmt = stmt.where(Inspection.submitted_dt >= datetime.combine(filters.date_from, time.min, tzinfo=zone))
+    if filters.date_to:
+        stmt = stmt.where(Inspection.submitted_dt < datetime.combine(filters.date_to + timedelta(days=1),
+                                                                     time.min, tzinfo=zone))
+    if filters.result == DRAFT:
+        stmt = stmt.where(Inspection.status == DRAFT)
+    elif filters.result:
+        stmt = stmt.where(Inspection.status == SUBMITTED, Inspection.result == filters.result)
+    if filters.kind:
+        stmt = stmt.where(Inspection.kind == filters.kind)
+    return stmt
 
 
 def failure_counts(since: datetime | None = None, until: datetime | None = None) -> dict[str, list[tuple[str, int]]]:
