@@ -89,6 +89,9 @@ class Config:
     )
     PAGE_SIZE = _env_int("PAGE_SIZE", 25)
 
+    # Claims (policy 3.7): an approval above this amount needs a second reviewer (four eyes).
+    CLAIM_SECOND_APPROVAL_ABOVE = _env_float("CLAIM_SECOND_APPROVAL_ABOVE", 10000.0)
+
     # Photos (policy 3.7): the largest upload accepted, and a pixel limit against decompression bombs.
     PHOTO_MAX_BYTES = _env_int("PHOTO_MAX_BYTES", 15 * 1024 * 1024)
     PHOTO_MAX_PIXELS = _env_int("PHOTO_MAX_PIXELS", 40_000_000)

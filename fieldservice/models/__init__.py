@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see every table."""
 from .audit import AuditEvent
+from .claims import Claim, ClaimEvidence, ClaimMessage
 from .customers import Customer, Product
 from .diagnosis import Diagnosis, FaultCategory, ReplacedPart
 from .inspections import ChecklistItem, ChecklistTemplate, Inspection, InspectionCheck, InspectionLine
@@ -11,6 +12,9 @@ from .users import LoginFailure, Region, User
 __all__ = [
     "AuditEvent",
     "ChecklistItem",
+    "Claim",
+    "ClaimEvidence",
+    "ClaimMessage",
     "ChecklistTemplate",
     "Customer",
     "Diagnosis",

@@ -5,9 +5,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
+from wtforms.validators import AnyOf, Length, Optional
 from wtforms.widgets import HiddenInput
 
+from ...forms import code_field, wording_field
 from ...models.inspections import CHECK, PER_LINE, PER_SHIPMENT, QUANTITY
 from .operations import CODE_MAX, LABEL_MAX
 
@@ -26,19 +27,9 @@ class AddItemForm(FlaskForm):
     """A new checklist item."""
 
     version = IntegerField(widget=HiddenInput(), validators=[Optional()])
-    code = StringField(
-        _l("Code"),
-        validators=[DataRequired(message=_l("Enter a code.")), Length(max=CODE_MAX),
-                    Regexp(r"^[a-z0-9_]+$", message=_l("Use lowercase letters, digits and _ only."))],
-        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false",
-                   "pattern": "[a-z0-9_]+", "maxlength": CODE_MAX},
-    )
-    label_en = StringField(_l("English wording"),
-                           validators=[DataRequired(message=_l("Enter the English wording.")), Length(max=LABEL_MAX)],
-                           render_kw={"lang": "en", "maxlength": LABEL_MAX})
-    label_zh = StringField(_l("Chinese wording"),
-                           validators=[DataRequired(message=_l("Enter the Chinese wording.")), Length(max=LABEL_MAX)],
-                           render_kw={"lang": "zh-CN", "maxlength": LABEL_MAX})
+    code = code_field(CODE_MAX)
+    label_en = wording_field(_l("English wording"), _l("Enter the English wording."), "en", LABEL_MAX)
+    label_zh = wording_field(_l("Chinese wording"), _l("Enter the Chinese wording."), "zh-CN", LABEL_MAX)
     kind = SelectField(_l("Answered with"), choices=[SelectChoice(k, v) for k, v in ITEM_KIND_LABELS.items()], default=CHECK,
                        validators=[AnyOf(tuple(ITEM_KIND_LABELS), message=_l("Choose how the item is answered."))])
     scope = SelectField(_l("Applies to"), choices=[SelectChoice(k, v) for k, v in SCOPE_LABELS.items()], default=PER_LINE,
