@@ -267,7 +267,7 @@ def test_delivery_inspection_fails_and_opens_follow_up(live_app, live_server, ne
     phone.wait_for_load_state()
     expect(phone.get_by_role("alert").filter(has_text="cannot be submitted yet")).to_be_visible()
     failing = _item(_group(phone, f"{LINES[0][0]} × {LINES[0][1]}"), FAILED_ITEM)
-    expect(failing.locator(".error")).to_have_text("A failed item needs a note saying what is wrong.")
+    expect(failing.locator(".error")).to_have_text("A failed item needs a note saying what is wrong and at least one photo.")
     shot(phone, "insp-refused-no-note")
     # The refusal is the page itself answered 422 (by design): Chromium logs any 4xx document
     # as "Failed to load resource". That one line is expected; anything else is not.

@@ -240,7 +240,7 @@ def test_a_failed_item_without_note_or_photo_is_refused_at_submit(s3_app, login,
 
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert f'<p class="error" id="check-{packaging.id}-problem">A failed item needs a note saying what is wrong.</p>' in html
+    assert f'<p class="error" id="check-{packaging.id}-problem">A failed item needs a note saying what is wrong and at least one photo.</p>' in html
     answer(c, inspection, packaging, answer="fail", note="Carton crushed on one corner")
     html = c.post_form(f"/inspections/{inspection.id}/submit").get_data(as_text=True)
     assert f'id="check-{packaging.id}-problem">A failed item needs at least one photo.</p>' in html

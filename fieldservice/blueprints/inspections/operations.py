@@ -223,9 +223,12 @@ def check_problem(check: InspectionCheck) -> str | None:
     if check.answer is None:
         return _l("Not answered yet.")
     if check.answer == FAIL:
-        if not check.note.strip():
+        no_note, no_photo = not check.note.strip(), photo_count(check) == 0
+        if no_note and no_photo:
+            return _l("A failed item needs a note saying what is wrong and at least one photo.")
+        if no_note:
             return _l("A failed item needs a note saying what is wrong.")
-        if photo_count(check) == 0:
+        if no_photo:
             return _l("A failed item needs at least one photo.")
     return None
 
