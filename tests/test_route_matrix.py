@@ -83,6 +83,21 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "inspections.upload_photo": frozenset({TECHNICIAN}),
     "inspections.submit": frozenset({TECHNICIAN}),
     "inspections.correct": frozenset({TECHNICIAN}),
+    # Claims (issue 5): claimants open, add evidence, answer, submit; reviewers decide.
+    "claims.new_claim": frozenset({TECHNICIAN, DISPATCHER}),
+    "claims.show": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
+    "claims.integrity": frozenset({REVIEWER}),
+    "claims.add_evidence": frozenset({TECHNICIAN, DISPATCHER}),
+    "claims.remove_evidence": frozenset({TECHNICIAN, DISPATCHER}),
+    "claims.answer": frozenset({TECHNICIAN, DISPATCHER}),
+    "claims.submit": frozenset({TECHNICIAN, DISPATCHER}),
+    "claims.review": frozenset({REVIEWER}),
+    "claims.request_info": frozenset({REVIEWER}),
+    "claims.reject": frozenset({REVIEWER}),
+    "claims.approve": frozenset({REVIEWER}),
+    "claims.appraise": frozenset({REVIEWER}),
+    "claims.index": STAFF,
+    "claims.badge": STAFF,
 }
 
 TRANSITION_ACTIONS = ("start_travel", "check_in", "resolve", "escalate", "close", "cancel")
@@ -301,7 +316,89 @@ CALLS: list[Call] = [
          _const("main"), job_scoped=True, job_state="on_site"),
     Call("inspections.correct", "POST", lambda w, s: f"/inspections/{_inspection(w.job(s), submitted=True).id}/correct",
          _const("main"), job_scoped=True, job_state="on_site"),
+    # Claims (issue 5): the claim on the job is opened by its technician and put in the state
+    # the call needs before the call.
+    Call("claims.new_claim", "GET", lambda w, s: _diagnosis_url(w.job(s)) and f"/jobs/{w.job(s).id}/claims/new",
+         _const("main"), job_scoped=True, job_state="resolved"),
+    Call("claims.new_claim", "POST", lambda w, s: _diagnosis_url(w.job(s)) and f"/jobs/{w.job(s).id}/claims/new",
+         _const("main"), data=lambda w, s: _claim_form(), job_scoped=True, job_state="resolved"),
+    Call("claims.show", "GET", lambda w, s: f"/claims/{_claim(w.job(s)).id}", _const("main"),
+         job_scoped=True, job_state="resolved"),
+    Call("claims.integrity", "GET", lambda w, s: f"/claims/{_claim(w.job(s), 'submitted').id}/integrity",
+         _const("claim-evidence"), job_scoped=True, job_state="resolved"),
+    Call("claims.add_evidence", "POST", lambda w, s: f"/claims/{_claim(w.job(s)).id}/evidence", _const("main"),
+         data=lambda w, s: {"photo_id": str(_new_photo(w.job(s)).id)}, job_scoped=True, job_state="resolved"),
+    Call("claims.remove_evidence", "POST",
+         lambda w, s: _remove_evidence_url(w.job(s)),
+         _const("main"), job_scoped=True, job_state="resolved"),
+    Call("claims.answer", "POST", lambda w, s: f"/claims/{_claim(w.job(s), 'info_requested').id}/answer",
+         _const("main"), data=_const({"answer": "Kept at the customer's site."}), job_scoped=True,
+         job_state="resolved"),
+    Call("claims.submit", "POST", lambda w, s: f"/claims/{_claim(w.job(s)).id}/submit", _const("main"),
+         job_scoped=True, job_state="resolved"),
+    Call("claims.review", "POST", lambda w, s: f"/claims/{_claim(w.job(s), 'submitted').id}/review",
+         _const("main"), job_scoped=True, job_state="resolved"),
+    Call("claims.request_info", "POST", lambda w, s: f"/claims/{_claim(w.job(s), 'under_review').id}/request-info",
+         _const("main"), data=_const({"question": "Photograph the serial plate."}), job_scoped=True,
+         job_state="resolved"),
+    Call("claims.reject", "POST", lambda w, s: f"/claims/{_claim(w.job(s), 'under_review').id}/reject",
+         _const("main"), data=_const({"reason": "Damage caused by misuse."}), job_scoped=True, job_state="resolved"),
+    Call("claims.approve", "POST", lambda w, s: f"/claims/{_claim(w.job(s), 'under_review').id}/approve",
+         _const("main"), data=_const({"amount": "100", "reason": "Defect confirmed."}), job_scoped=True,
+         job_state="resolved"),
+    Call("claims.appraise", "POST", lambda w, s: f"/claims/{_claim(w.job(s), 'under_review').id}/appraise",
+         _const("main"), data=_const({"appraisal": "manufacturing_defect", "notes": "Casting flaw."}),
+         job_scoped=True, job_state="resolved"),
+    Call("claims.index", "GET", _const("/claims"), _const("claims-results")),
+    Call("claims.badge", "GET", _const("/claims/badge"), _const("main")),
 ]
+
+
+def _claim_form() -> dict:
+    return {"claim_type": "replacement", "description": "Roller arrived cracked.", "amount": "1200",
+            "currency": "CNY", "part_whereabouts": "at_customer"}
+
+
+def _new_photo(job):
+    """A new photo of the job (through the real photo service)."""
+    from fieldservice.services.photos import ingest_photo
+
+    photo = ingest_photo(_jpeg(), uploader=job.technician, job=job, caption="Matrix claim")
+    db.session.commit()
+    return photo
+
+
+def _remove_evidence_url(job) -> str:
+    """The URL that removes the draft claim's first photo (the same one when asked again)."""
+    from fieldservice.models import ClaimEvidence
+
+    claim = _claim(job)
+    first = db.session.scalar(db.select(db.func.min(ClaimEvidence.id)).where(ClaimEvidence.claim_id == claim.id))
+    return f"/claims/{claim.id}/evidence/{first or 0}/remove"
+
+
+def _claim(job, state: str = "draft"):
+    """The job's claim, opened by its technician from a submitted diagnosis with one photo as
+    evidence, and driven to `state` (draft, submitted, under_review, info_requested)."""
+    from fieldservice.blueprints.claims import operations as ops
+    from fieldservice.models import Claim, Diagnosis
+
+    claim = db.session.scalar(db.select(Claim).where(Claim.job_id == job.id))
+    if claim is None:
+        _submitted_diagnosis(job)
+        diagnosis = db.session.scalar(db.select(Diagnosis).where(Diagnosis.job_id == job.id))
+        claim = ops.open_claim(job.technician, ops.ClaimData(claim_type="replacement", description="Cracked."),
+                               diagnosis=diagnosis)
+        ops.add_evidence(claim, _new_photo(job), job.technician)
+        if state != "draft":
+            ops.submit_claim(claim, job.technician)
+        if state in ("under_review", "info_requested"):
+            reviewer = _staff(_Maker(), REVIEWER)
+            ops.start_review(claim, reviewer)
+            if state == "info_requested":
+                ops.request_info(claim, reviewer, "Photograph the serial plate.")
+        db.session.commit()
+    return claim
 
 
 def _inspection_checklist() -> bool:

@@ -18,8 +18,8 @@ from typing import Callable
 import pytest
 
 from fieldservice.extensions import db
-from fieldservice.models import (AuditEvent, Customer, Diagnosis, Escalation, FaultCategory, InspectionCheck, Job,
-                                 LoginFailure, Photo, ReplacedPart, User)
+from fieldservice.models import (AuditEvent, Claim, ClaimEvidence, ClaimMessage, Customer, Diagnosis, Escalation,
+                                 FaultCategory, InspectionCheck, Job, LoginFailure, Photo, ReplacedPart, User)
 from tests.conftest import CSRF_RE, PASSWORD, Client
 
 TRANSITIONS = ("start_travel", "check_in", "resolve", "escalate", "close", "cancel")
@@ -118,7 +118,54 @@ POSTS = [
          lambda s: _inspection_url(s, "submit", answered=True), lambda s: {}, 400, job_state="on_site"),
     Post("inspection_correct", "inspections.correct", "technician",
          lambda s: _inspection_url(s, "correct", submitted=True), lambda s: {}, 400, job_state="on_site"),
+    # Issue 5: claims (the opening form checks its own token).
+    Post("claim_new", "claims.new_claim", "technician", lambda s: _submitted(s, "") and f"/jobs/{s.job.id}/claims/new",
+         lambda s: {"claim_type": "refund", "description": "Forged claim?", "currency": "CNY",
+                    "part_whereabouts": "at_customer"}, 422, job_state="resolved"),
+    Post("claim_add_evidence", "claims.add_evidence", "technician", lambda s: _claim_photo_url(s),
+         lambda s: {"photo_id": str(_spare_photo_id(s))}, 400, job_state="resolved"),
+    Post("claim_remove_evidence", "claims.remove_evidence", "technician",
+         lambda s: _claim_url(s, "draft", f"/evidence/{_claim_of(s).evidence[0].id}/remove"), lambda s: {}, 400,
+         job_state="resolved"),
+    Post("claim_answer", "claims.answer", "technician", lambda s: _claim_url(s, "info_requested", "/answer"),
+         lambda s: {"answer": "Forged answer?"}, 400, job_state="resolved"),
+    Post("claim_submit", "claims.submit", "technician", lambda s: _claim_url(s, "draft", "/submit"),
+         lambda s: {}, 400, job_state="resolved"),
+    Post("claim_review", "claims.review", "reviewer", lambda s: _claim_url(s, "submitted", "/review"),
+         lambda s: {}, 400, job_state="resolved"),
+    Post("claim_request_info", "claims.request_info", "reviewer", lambda s: _claim_url(s, "under_review", "/request-info"),
+         lambda s: {"question": "Forged question?"}, 400, job_state="resolved"),
+    Post("claim_reject", "claims.reject", "reviewer", lambda s: _claim_url(s, "under_review", "/reject"),
+         lambda s: {"reason": "Forged."}, 400, job_state="resolved"),
+    Post("claim_approve", "claims.approve", "reviewer", lambda s: _claim_url(s, "under_review", "/approve"),
+         lambda s: {"amount": "10", "reason": "Forged."}, 400, job_state="resolved"),
+    Post("claim_appraise", "claims.appraise", "reviewer", lambda s: _claim_url(s, "under_review", "/appraise"),
+         lambda s: {"appraisal": "misuse", "notes": "Forged."}, 400, job_state="resolved"),
 ]
+
+
+def _claim_of(s: Scene, state: str = "draft"):
+    from tests.test_route_matrix import _claim
+
+    return _claim(s.job, state)
+
+
+def _claim_url(s: Scene, state: str, suffix: str) -> str:
+    """The scene job's claim (opened by its technician) in `state`, and its URL + suffix."""
+    return f"/claims/{_claim_of(s, state).id}{suffix}"
+
+
+def _claim_photo_url(s: Scene) -> str:
+    """The draft claim's evidence URL, with a photo of the job not yet given as evidence."""
+    from tests.test_route_matrix import _new_photo
+
+    url = _claim_url(s, "draft", "/evidence")
+    _new_photo(s.job)
+    return url
+
+
+def _spare_photo_id(s: Scene) -> int:
+    return db.session.scalar(db.select(db.func.max(Photo.id)).where(Photo.job_id == s.job.id))
 
 
 def _inspection_url(s: Scene, suffix: str = "", answered: bool = False, submitted: bool = False) -> str:
@@ -246,6 +293,10 @@ def snapshot() -> dict:
             db.select(InspectionCheck.id, InspectionCheck.answer, InspectionCheck.note).order_by(InspectionCheck.id)).all(),
         "categories": db.session.execute(
             db.select(FaultCategory.id, FaultCategory.code, FaultCategory.active).order_by(FaultCategory.id)).all(),
+        "claims": db.session.execute(
+            db.select(Claim.id, Claim.status, Claim.version, Claim.appraisal).order_by(Claim.id)).all(),
+        "claim_evidence": db.session.scalar(db.select(db.func.count(ClaimEvidence.id))),
+        "claim_messages": db.session.scalar(db.select(db.func.count(ClaimMessage.id))),
     }
 
 

@@ -29,6 +29,7 @@ from ...models.claims import (
     REJECTED,
     RESUBMITTED,
     SENT_TO_CENTRE,
+    STATUSES,
     SUBMITTED,
     UNDER_REVIEW,
     WAITING_FOR_REVIEW,
@@ -358,3 +359,69 @@ def waiting_for_claimant_count(user: User) -> int:
             Claim.job_id.in_(select(Job.id).where(Job.technician_id == user.id))),
     )) or 0
 
+
+
+@dataclass
+class ClaimFilters:
+    """The claims list's filters, read from the query string."""
+
+    claim_type: str = ""
+    region_id: int | None = None
+    product_model: str = ""
+    min_age_days: int | None = None
+    status: str = ""  # "" = the default view; "all" = every status
+
+    @classmethod
+    def from_args(cls, args) -> "ClaimFilters":
+        def number(name: str) -> int | None:
+            raw = (args.get(name) or "").strip()
+            return int(raw) if raw.isdigit() and len(raw) < 7 else None
+
+        claim_type = args.get("type", "")
+        status = args.get("status", "")
+        return cls(claim_type=claim_type if claim_type in CLAIM_TYPES else "",
+                   region_id=number("region"), product_model=(args.get("model") or "").strip()[:120],
+                   min_age_days=number("age"), status=status if status in (*STATUSES, "all") else "")
+
+    def as_args(self) -> dict:
+        return {k: v for k, v in {"type": self.claim_type, "region": self.region_id, "model": self.product_model,
+                                  "age": self.min_age_days, "status": self.status}.items() if v}
+
+
+def visible_claims_filter(user: User):
+    """visible_claim's rules as a WHERE clause (None: every claim)."""
+    if user.role in (REVIEWER, SUPERVISOR):
+        return None
+    if user.role == TECHNICIAN:
+        return or_(Claim.job_id.in_(select(Job.id).where(Job.technician_id == user.id)),
+                   Claim.inspection_id.in_(select(Inspection.id).where(Inspection.inspector_id == user.id)))
+    if user.role == DISPATCHER:
+        return or_(Claim.opened_by_id == user.id,
+                   Claim.job_id.in_(select(Job.id).where(Job.created_by_id == user.id)))
+    return Claim.id.is_(None)
+
+
+def claims_query(user: User, filters: ClaimFilters, now: datetime | None = None):
+    """The claims `user` may see, oldest first; reviewers see the review queue by default."""
+    from sqlalchemy.orm import joinedload
+
+    stmt = select(Claim).options(joinedload(Claim.customer), joinedload(Claim.region))
+    visible = visible_claims_filter(user)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    if filters.status and filters.status != "all":
+        stmt = stmt.where(Claim.status == filters.status)
+    elif not filters.status and user.role in (REVIEWER, SUPERVISOR):
+        stmt = stmt.where(Claim.status.in_(WAITING_FOR_REVIEW))
+    if filters.claim_type:
+        stmt = stmt.where(Claim.claim_type == filters.claim_type)
+    if filters.region_id:
+        stmt = stmt.where(Claim.region_id == filters.region_id)
+    if filters.product_model:
+        stmt = stmt.where(Claim.product_model.ilike(f"%{filters.product_model}%"))
+    since = func.coalesce(Claim.submitted_dt, Claim.opened_dt)
+    if filters.min_age_days:
+        from datetime import timedelta
+
+        stmt = stmt.where(since <= (now or utcnow()) - timedelta(days=filters.min_age_days))
+    return stmt.order_by(since, Claim.id)

@@ -102,7 +102,10 @@
   // A successful swap makes earlier messages stale.
   document.addEventListener("htmx:afterSwap", function (evt) {
     var box = document.getElementById("messages");
-    if (box && evt.detail.successful !== false && evt.detail.target !== box) box.innerHTML = "";
+    var target = evt.detail.target;
+    // Background refreshes in the header (the claims badge) are not the user's doing.
+    if (target && target.closest && target.closest(".topbar")) return;
+    if (box && evt.detail.successful !== false && target !== box) box.innerHTML = "";
   });
   document.addEventListener("htmx:sendError", function (evt) {
     say(body.getAttribute("data-msg-offline"));
