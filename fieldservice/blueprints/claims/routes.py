@@ -228,39 +228,30 @@ def remove_evidence(claim_id: int, evidence_id: int):
 @roles_required(TECHNICIAN, DISPATCHER)
 def answer(claim_id: int):
     """The claimant: answer the reviewer's question."""
-    claim = _claim_or_404(claim_id)
-    try:
-        ops.answer_question(claim, current_user, request.form.get("answer", ""))
-        db.session.commit()
-    except ops.ClaimRefused as refused:
-        return _refused(claim, str(refused))
-    return _done(claim, gettext("Answer sent. Add photos if asked, then resubmit the claim."))
+    return _decide(claim_id, lambda c: ops.answer_question(c, current_user, request.form.get("answer", "")),
+                   gettext("Answer sent. Add photos if asked, then resubmit the claim."))
 
 
 @bp.post("/claims/<int:claim_id>/submit")
 @roles_required(TECHNICIAN, DISPATCHER)
 def submit(claim_id: int):
     """The claimant: submit the draft, or resubmit after answering."""
-    claim = _claim_or_404(claim_id)
-    try:
-        ops.submit_claim(claim, current_user)
-        db.session.commit()
-    except ops.ClaimRefused as refused:
-        return _refused(claim, str(refused))
-    return _done(claim, gettext("Claim %(ref)s submitted for review.", ref=claim.reference))
+    return _decide(claim_id, lambda c: ops.submit_claim(c, current_user),
+                   lambda c: gettext("Claim %(ref)s submitted for review.", ref=c.reference))
 
 
 # --- the reviewer ------------------------------------------------------------------------
 
 
 def _decide(claim_id: int, decide, message: str):
+    """Apply one rule of operations.py to a visible claim: commit, or 409 with the reason."""
     claim = _claim_or_404(claim_id)
     try:
         decide(claim)
         db.session.commit()
     except ops.ClaimRefused as refused:
         return _refused(claim, str(refused))
-    return _done(claim, message)
+    return _done(claim, message(claim) if callable(message) else message)
 
 
 @bp.post("/claims/<int:claim_id>/review")
