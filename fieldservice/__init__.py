@@ -69,11 +69,11 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
 
     init_security(app)
 
-    from .blueprints import (auth, checklists, claims, diagnosis, dispatch, errors, inspections, ledger, main,
-                             photos, reports, taxonomy)
+    from .blueprints import (auth, checklists, claims, complaints, diagnosis, dispatch, errors, inspections,
+                             ledger, main, performance, photos, reports, statistics, taxonomy)
 
     for area in (errors, main, auth, dispatch, diagnosis, photos, inspections, checklists, claims, ledger,
-                 reports, taxonomy):
+                 reports, taxonomy, complaints, statistics, performance):
         app.register_blueprint(area.bp)
 
     from . import cli, templating

@@ -92,6 +92,18 @@ class Config:
     # Claims (policy 3.7): an approval above this amount needs a second reviewer (four eyes).
     CLAIM_SECOND_APPROVAL_ABOVE = _env_float("CLAIM_SECOND_APPROVAL_ABOVE", 10000.0)
 
+    # Complaints (policy 2.6): the same customer on the same issue within this many days is a
+    # repeated complaint, escalated to the supervisor.
+    COMPLAINT_REPEAT_WINDOW_DAYS = _env_int("COMPLAINT_REPEAT_WINDOW_DAYS", 90)
+    # Follow-up visits (policy 2.1): the call-back is due this many days after the job is resolved.
+    FOLLOW_UP_DUE_DAYS = _env_int("FOLLOW_UP_DUE_DAYS", 3)
+    # Quality watch (policy 2.4): a fault category on one product model is flagged for a week when
+    # it reaches QUALITY_FLAG_MIN_COUNT faults, or when it is at least QUALITY_FLAG_MIN_SHARE of
+    # that model's faults with at least QUALITY_FLAG_SHARE_MIN_COUNT of them.
+    QUALITY_FLAG_MIN_COUNT = _env_int("QUALITY_FLAG_MIN_COUNT", 5)
+    QUALITY_FLAG_MIN_SHARE = _env_float("QUALITY_FLAG_MIN_SHARE", 0.5)
+    QUALITY_FLAG_SHARE_MIN_COUNT = _env_int("QUALITY_FLAG_SHARE_MIN_COUNT", 3)
+
     # Photos (policy 3.7): the largest upload accepted, and a pixel limit against decompression bombs.
     PHOTO_MAX_BYTES = _env_int("PHOTO_MAX_BYTES", 15 * 1024 * 1024)
     PHOTO_MAX_PIXELS = _env_int("PHOTO_MAX_PIXELS", 40_000_000)

@@ -1,0 +1,7 @@
+"""Fault statistics (policy 2.3), quality watch (policy 2.4) and the weekly summary
+(policy 3.10). Rules in operations.py, pages in routes.py (issue 6)."""
+from flask import Blueprint
+
+bp = Blueprint("statistics", __name__, cli_group=None)  # its commands sit at the top: flask <command>
+
+from . import routes  # noqa: E402,F401  (registers the views on bp)
