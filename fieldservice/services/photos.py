@@ -202,6 +202,31 @@ def ingest_photo(
     return photo
 
 
+def ingest_uploads(files, *, uploader: User, caption: str = "", client_key: str | None = None,
+                   captured_hint: str | None = None, **links) -> tuple[list[Photo], list[tuple[int, str]]]:
+    """Each file of one upload request through ingest_photo, with the same links (job, inspection...).
+
+    Returns the photos added and, for each file refused, (HTTP status, message). The client key
+    and capture hint name one file, so a plain form posting several files gets neither. Stops at
+    the first store outage: the next files would fail the same way.
+    """
+    added: list[Photo] = []
+    refused: list[tuple[int, str]] = []
+    single = len(files) == 1
+    for upload_file in files:
+        try:
+            added.append(ingest_photo(
+                upload_file.stream, uploader=uploader, caption=caption,
+                client_key=client_key if single else None, captured_hint=captured_hint if single else None,
+                **links))
+        except PhotoStoreUnavailable as exc:
+            refused.append((503, str(exc.message)))
+            break
+        except PhotoRejected as exc:
+            refused.append((exc.status, str(exc.message)))
+    return added, refused
+
+
 def _photo_with_client_key(client_key: str, uploader: User, job: Job | None) -> Photo | None:
     photo = db.session.scalar(select(Photo).where(Photo.client_key == client_key))
     if photo is None:

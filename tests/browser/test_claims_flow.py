@@ -188,10 +188,10 @@ def test_claim_with_photo_evidence_reviewed_and_approved(live_app, live_server, 
     expect(uploader.locator(".photo-tile")).to_have_count(1, timeout=30_000)
     expect(uploader.locator(".photo-pending .photo-row")).to_have_count(0)
     _assert_images_loaded(phone, uploader.locator(".photo-tile img"), "the uploaded photo")
-    shot(phone, "claim-new-photo-uploaded")
-    phone.reload()  # "New photos go to the job. Reload this page, then add them as evidence."
-    _add_all_candidates(phone, 1)
+    # A photo taken on the claim page is evidence at once: the evidence list reloads by itself.
     expect(phone.locator("#claim-evidence .evidence-item")).to_have_count(3)
+    _assert_images_loaded(phone, phone.locator("#claim-evidence .photo-tile img"), "the evidence after the upload")
+    shot(phone, "claim-new-photo-uploaded")
     phone.get_by_role("button", name="Resubmit the claim").tap()
     phone.wait_for_url(re.compile(rf"{claim_url}$"))
     expect(phone.locator("#messages")).to_contain_text("submitted for review.")

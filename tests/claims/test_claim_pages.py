@@ -3,44 +3,15 @@ appraises and decides; refused changes answer 409 and change nothing; integrity 
 against the real object store (SeaweedFS)."""
 from __future__ import annotations
 
-import io
 import re
 from decimal import Decimal
 
-import pytest
-from PIL import Image
 
 from fieldservice.blueprints.claims import operations as ops
 from fieldservice.extensions import db
-from fieldservice.models import Claim, ClaimEvidence, Diagnosis, Photo
+from fieldservice.models import Claim, ClaimEvidence, Photo
 from fieldservice.services import storage
-from fieldservice.services.photos import ingest_photo
-
-
-@pytest.fixture
-def diagnosed(s3_app, make):
-    """A resolved job with its technician's submitted diagnosis."""
-    technician = make.user("technician")
-    job = make.job("resolved", technician=technician)
-    diagnosis = Diagnosis(job=job, version=1, status="submitted", technician_id=technician.id, symptom="Cracked",
-                          root_cause="Roller cracked in transport", actions_taken="Photographed", outcome="fixed",
-                          contact_name="Zhang", submitted_dt=job.created_dt)
-    db.session.add(diagnosis)
-    db.session.commit()
-    return technician, job, diagnosis
-
-
-def jpeg(colour=(150, 40, 30)) -> io.BytesIO:
-    out = io.BytesIO()
-    Image.new("RGB", (80, 60), colour).save(out, "JPEG")
-    out.seek(0)
-    return out
-
-
-def photo_of(job, who, colour=(150, 40, 30)) -> Photo:
-    photo = ingest_photo(jpeg(colour), uploader=who, job=job, caption="Cracked roller")
-    db.session.commit()
-    return photo
+from tests.claims.conftest import jpeg, photo_of
 
 
 def draft_claim(technician, diagnosis, *, with_photo=True) -> Claim:
@@ -90,7 +61,7 @@ def test_technician_opens_a_claim_from_the_diagnosis_and_adds_a_job_photo(diagno
 
     page = c.get(f"/claims/{claim_id}").get_data(as_text=True)
     assert "Draft" in page and "Add as evidence" in page and f'value="{photo.id}"' in page
-    assert f'action="/jobs/{job.id}/photos"' in page  # the uploader for new photos
+    assert f'action="/claims/{claim_id}/photos"' in page  # the uploader for new photos
     assert c.post_form(f"/claims/{claim_id}/evidence", {"photo_id": str(photo.id)}).status_code == 303
     page = c.get(f"/claims/{claim_id}").get_data(as_text=True)
     assert f"/photos/{photo.id}/thumb" in page and photo.sha256 in page and "/remove" in page

@@ -5,41 +5,19 @@ import io
 from decimal import Decimal
 
 import pytest
-from PIL import Image
 from sqlalchemy import select
 
 from fieldservice.blueprints.claims import operations as ops
 from fieldservice.extensions import db
-from fieldservice.models import AuditEvent, Diagnosis
+from fieldservice.models import AuditEvent
 from fieldservice.services import storage
-from fieldservice.services.photos import ingest_photo
+from tests.claims.conftest import photo_of
 
 
 @pytest.fixture(autouse=True)
 def _english_messages(app):
     with app.test_request_context(headers={"Accept-Language": "en"}):
         yield
-
-
-@pytest.fixture
-def diagnosed(s3_app, make):
-    technician = make.user("technician")
-    job = make.job("resolved", technician=technician)
-    diagnosis = Diagnosis(job=job, version=1, status="submitted", technician_id=technician.id, symptom="Cracked",
-                          root_cause="Roller cracked in transport", actions_taken="Photographed", outcome="fixed",
-                          contact_name="Zhang", submitted_dt=job.created_dt)
-    db.session.add(diagnosis)
-    db.session.commit()
-    return technician, job, diagnosis
-
-
-def photo_of(job, who, colour=(150, 40, 30)):
-    out = io.BytesIO()
-    Image.new("RGB", (80, 60), colour).save(out, "JPEG")
-    out.seek(0)
-    photo = ingest_photo(out, uploader=who, job=job, caption="Cracked roller")
-    db.session.commit()
-    return photo
 
 
 def data(**kw):
@@ -177,3 +155,13 @@ def test_who_sees_which_claim(diagnosed, make):
 @pytest.mark.parametrize("raw, expected", [("1 200.50", Decimal("1200.50")), ("1200,5", Decimal("1200.50")), ("", None)])
 def test_amounts_as_people_type_them(raw, expected):
     assert ops.parse_amount(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["12345678901.00", "1e12", "NaN", "Infinity", "-inf", "abc", "1.2.3"])
+def test_amounts_that_do_not_fit_or_are_not_numbers_are_refused(raw):
+    with pytest.raises(ops.ClaimRefused):
+        ops.parse_amount(raw)
+
+
+def test_the_largest_amount_the_column_holds_is_accepted():
+    assert ops.parse_amount("9999999999.99") == Decimal("9999999999.99")

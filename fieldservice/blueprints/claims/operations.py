@@ -34,6 +34,7 @@ from ...models.claims import (
     UNDER_REVIEW,
     WAITING_FOR_REVIEW,
 )
+from ...models.inspections import FAILED, SUBMITTED as INSPECTION_SUBMITTED
 from ...models.users import DISPATCHER, REVIEWER, SUPERVISOR, TECHNICIAN
 from ...services import storage
 from ...services.audit import record_event
@@ -56,13 +57,21 @@ class ClaimData:
     tracking_number: str = ""
 
 
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
 def parse_amount(raw: str | None) -> Decimal | None:
     """A money amount typed by a person ("1 200.50", "1200,5"); None when blank."""
     text = (raw or "").strip().replace(" ", "").replace(",", ".")
     if not text:
         return None
     try:
-        amount = Decimal(text).quantize(Decimal("0.01"))
+        amount = Decimal(text)
+        if not amount.is_finite():  # "NaN", "Infinity"
+            raise InvalidOperation
+        if amount.copy_abs() > MAX_AMOUNT:  # Numeric(12, 2) holds ten digits before the point
+            raise ClaimRefused(_l("The amount is too large."))
+        amount = amount.quantize(Decimal("0.01"))
     except InvalidOperation:
         raise ClaimRefused(_l("Enter the amount as a number, e.g. 1200.50.")) from None
     if amount < 0:
@@ -122,6 +131,8 @@ def _check_may_open(actor: User, job: Job | None, diagnosis: Diagnosis | None, i
     if actor.role == TECHNICIAN:
         if diagnosis is None and inspection is None:
             raise ClaimRefused(_l("Open a claim from a diagnosis or a failed inspection."))
+        if inspection is not None and not (inspection.status == INSPECTION_SUBMITTED and inspection.result == FAILED):
+            raise ClaimRefused(_l("A claim is opened from a failed inspection, once it is submitted."))
         own_job = job is not None and job.technician_id == actor.id
         own_inspection = inspection is not None and inspection.inspector_id == actor.id
         if not (own_job or own_inspection):
@@ -399,6 +410,21 @@ def visible_claims_filter(user: User):
         return or_(Claim.opened_by_id == user.id,
                    Claim.job_id.in_(select(Job.id).where(Job.created_by_id == user.id)))
     return Claim.id.is_(None)
+
+
+def related_claims(user: User, *, job: Job | None = None, inspection: Inspection | None = None) -> list[Claim]:
+    """The claims of a job or of an inspection that `user` may see, oldest first."""
+    stmt = select(Claim).order_by(Claim.opened_dt, Claim.id)
+    if job is not None:
+        stmt = stmt.where(Claim.job_id == job.id)
+    elif inspection is not None:
+        stmt = stmt.where(Claim.inspection_id == inspection.id)
+    else:
+        return []
+    visible = visible_claims_filter(user)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return list(db.session.scalars(stmt))
 
 
 def claims_query(user: User, filters: ClaimFilters, now: datetime | None = None):

@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...extensions import db
-from ...models import Claim, Diagnosis, InspectionCheck, Job, Photo, Region, ReplacedPart
+from ...models import Claim, Diagnosis, Inspection, InspectionCheck, Job, Photo, Region, ReplacedPart
 from ...models.claims import DRAFT, INFO_REQUESTED, STATUSES
 from ...models.users import DISPATCHER, REVIEWER, SUPERVISOR, TECHNICIAN
 from ...security import any_staff, form_csrf, roles_required
 from ...templating import render_page_or_fragment
 from ..dispatch.operations import visible_job
+from ..photos.routes import ingest_form_uploads, upload_answer
 from . import bp, operations as ops
 from .forms import APPRAISAL_LABELS, CLAIM_STATUS_LABELS, CLAIM_TYPE_LABELS, WHEREABOUTS_LABELS, ClaimForm
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
-@bp.context_processor
+@bp.app_context_processor  # also for the claims listed on job and inspection pages
 def _claim_labels():
     return {"claim_labels": {"types": CLAIM_TYPE_LABELS, "statuses": CLAIM_STATUS_LABELS,
                              "whereabouts": WHEREABOUTS_LABELS, "appraisals": APPRAISAL_LABELS}}
@@ -64,8 +65,32 @@ def _submitted_diagnosis(job: Job) -> Diagnosis | None:
                              .order_by(Diagnosis.version.desc()).limit(1))
 
 
-def _render_new(job, form, diagnosis, error=None, status=200):
-    return render_template("claims/new.html", job=job, form=form, diagnosis=diagnosis, error=error), status
+def _open_claim_form(*, job: Job | None, diagnosis: Diagnosis | None, inspection: Inspection | None, action: str):
+    """GET: the form that opens a draft claim; POST: open it (the rules decide who may)."""
+    product = job.product if job else None
+    if request.method == "GET":
+        model = product.model if product else (inspection.lines[0].product_model if inspection and inspection.lines else "")
+        form = ClaimForm(formdata=None, data={"product_model": model, "serial": (product.serial or "") if product else ""})
+        return _render_new(form, job=job, diagnosis=diagnosis, inspection=inspection, action=action)
+    form = ClaimForm()
+    if not form.validate():
+        if form.csrf_token.errors:
+            form.form_errors.append(gettext("The page had expired. Your entries are kept: send them again."))
+        return _render_new(form, job=job, diagnosis=diagnosis, inspection=inspection, action=action, status=422)
+    try:
+        claim = ops.open_claim(current_user, form.to_data(), job=job, diagnosis=diagnosis, inspection=inspection)
+        db.session.commit()
+    except ops.ClaimRefused as refused:
+        db.session.rollback()
+        return _render_new(form, job=job, diagnosis=diagnosis, inspection=inspection, action=action,
+                           error=str(refused), status=422)
+    flash(gettext("Claim %(ref)s opened as a draft. Add photos as evidence, then submit it.", ref=claim.reference),
+          "success")
+    return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+
+
+def _render_new(form, *, status=200, **context):
+    return render_template("claims/new.html", form=form, error=context.pop("error", None), **context), status
 
 
 @bp.route("/jobs/<int:job_id>/claims/new", methods=["GET", "POST"])
@@ -78,25 +103,22 @@ def new_claim(job_id: int):
     if job is None:
         abort(404)
     diagnosis = _submitted_diagnosis(job) if current_user.role != DISPATCHER else None
-    if request.method == "GET":
-        form = ClaimForm(formdata=None, data={
-            "product_model": job.product.model if job.product else "",
-            "serial": (job.product.serial or "") if job.product else ""})
-        return _render_new(job, form, diagnosis)
-    form = ClaimForm()
-    if not form.validate():
-        if form.csrf_token.errors:
-            form.form_errors.append(gettext("The page had expired. Your entries are kept: send them again."))
-        return _render_new(job, form, diagnosis, status=422)
-    try:
-        claim = ops.open_claim(current_user, form.to_data(), job=job, diagnosis=diagnosis)
-        db.session.commit()
-    except ops.ClaimRefused as refused:
-        db.session.rollback()
-        return _render_new(job, form, diagnosis, error=str(refused), status=422)
-    flash(gettext("Claim %(ref)s opened as a draft. Add photos as evidence, then submit it.", ref=claim.reference),
-          "success")
-    return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+    return _open_claim_form(job=job, diagnosis=diagnosis, inspection=None,
+                            action=url_for("claims.new_claim", job_id=job.id))
+
+
+@bp.route("/inspections/<int:inspection_id>/claims/new", methods=["GET", "POST"])
+@roles_required(TECHNICIAN)
+@form_csrf
+def new_claim_from_inspection(inspection_id: int):
+    """The inspector of a failed delivery inspection (with or without a job): open a draft claim."""
+    from ..inspections.operations import visible_inspection
+
+    inspection = visible_inspection(current_user, inspection_id)
+    if inspection is None:
+        abort(404)
+    return _open_claim_form(job=inspection.job, diagnosis=None, inspection=inspection,
+                            action=url_for("claims.new_claim_from_inspection", inspection_id=inspection.id))
 
 
 # --- the claim page ----------------------------------------------------------------------
@@ -144,7 +166,7 @@ def _page_context(claim: Claim, error=None, integrity=None) -> dict:
         "may_remove": claimant and claim.status == DRAFT,
         "may_submit": claimant and claim.status in (DRAFT, INFO_REQUESTED),
         "may_answer": claimant and claim.status == INFO_REQUESTED,
-        "may_upload": claimant and claim.job_id is not None and claim.status in (DRAFT, INFO_REQUESTED),
+        "may_upload": claimant and claim.status in (DRAFT, INFO_REQUESTED),
         "record": claim.diagnosis or claim.inspection,
         **_photo_context(photos + candidates),
     }
@@ -173,7 +195,8 @@ def _done(claim: Claim, message: str):
 def show(claim_id: int):
     """Whoever may see the claim: its status, evidence, questions; the actions their role has."""
     claim = _claim_or_404(claim_id)
-    return render_template("claims/page.html", **_page_context(claim))
+    return render_page_or_fragment("claims/page.html", "claims/_evidence.html", "claim-evidence",
+                                   **_page_context(claim))
 
 
 @bp.get("/claims/<int:claim_id>/integrity")
@@ -206,6 +229,32 @@ def add_evidence(claim_id: int):
     except ops.ClaimRefused as refused:
         return _refused(claim, str(refused))
     return _done(claim, gettext("Photo added as evidence."))
+
+
+@bp.post("/claims/<int:claim_id>/photos")
+@roles_required(TECHNICIAN, DISPATCHER)
+def upload_evidence(claim_id: int):
+    """The claimant: photograph the defective part for the claim. The photo is stored with the
+    claim's job or inspection (same photo service) and given as evidence in the same step."""
+    claim = _claim_or_404(claim_id)
+    if claim.status not in (DRAFT, INFO_REQUESTED):
+        message = gettext("Evidence can be added only to a draft, or when the reviewer asks for more.")
+        return (message, 409, TEXT) if _htmx() else _refused(claim, message)
+    added, refused = ingest_form_uploads(job=claim.job, inspection_id=claim.inspection_id)
+    try:
+        for photo in added:
+            ops.add_evidence(claim, photo, current_user)
+    except ops.ClaimRefused as error:  # the claim moved on while the photo was on its way
+        db.session.rollback()
+        return (str(error), 409, TEXT) if _htmx() else _refused(claim, str(error))
+    response = upload_answer(added, refused,
+                             lambda photos: "".join(render_template("photos/_tile.html", photo=p) for p in photos),
+                             url_for("claims.show", claim_id=claim.id))
+    if added and _htmx():
+        # The evidence list (claims/_evidence.html) listens for this and reloads itself.
+        response = current_app.make_response(response)
+        response.headers["HX-Trigger"] = "claim-evidence-changed"
+    return response
 
 
 @bp.post("/claims/<int:claim_id>/evidence/<int:evidence_id>/remove")
@@ -352,3 +401,9 @@ def badge():
     if _htmx() and request.args.get("shown") == str(count):
         return "", 204
     return render_template("claims/_badge.html", count=count)
+
+
+@bp.app_template_global()
+def claims_of(job=None, inspection=None) -> list[Claim]:
+    """For the job and inspection pages: the claims of that record the signed-in user may see."""
+    return ops.related_claims(current_user, job=job, inspection=inspection)

@@ -10,18 +10,17 @@ from __future__ import annotations
 import logging
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from ...extensions import db
-from ...models import Photo
 from ...models.inspections import CENTRE_RECEIPT, DRAFT, FAIL, SITE_DELIVERY
 from ...models.users import DISPATCHER, REVIEWER, SUPERVISOR, TECHNICIAN
 from ...security import form_csrf, roles_required
 from ...services.lifecycle import TransitionError
-from ...services.photos import PhotoRejected, PhotoStoreUnavailable, ingest_photo
 from ...templating import render_page_or_fragment
 from ..dispatch.operations import visible_job
+from ..photos.routes import ingest_form_uploads, upload_answer
 from . import bp, operations as ops
 from .forms import MAX_LINES, StartInspectionForm
 
@@ -329,38 +328,10 @@ def upload_photo(inspection_id: int, check_id: int):
         if _htmx():
             return str(refused), 409, TEXT
         return _refused(inspection, str(refused))
-    files = [f for f in request.files.getlist("photo") if f.filename]
-    client_key = request.form.get("client_key") or None
-    captured_hint = request.form.get("captured_at") or None
-    added: list[Photo] = []
-    refused: list[tuple[int, str]] = [] if files else [(422, gettext("Choose a photo first."))]
-    for upload_file in files:
-        try:
-            added.append(ingest_photo(
-                upload_file.stream, uploader=current_user, job=inspection.job, inspection_id=inspection.id,
-                inspection_check_id=check.id, caption=request.form.get("caption", ""),
-                captured_hint=captured_hint if len(files) == 1 else None,
-                client_key=client_key if len(files) == 1 else None,
-            ))
-        except PhotoStoreUnavailable as exc:
-            refused.append((503, str(exc.message)))
-            break  # the store is down: the next files would fail the same way
-        except PhotoRejected as exc:
-            refused.append((exc.status, str(exc.message)))
-    if added:
-        db.session.commit()
-    else:
-        db.session.rollback()
-    if _htmx():
-        if refused:
-            statuses = [code for code, _ in refused]
-            return "\n".join(m for _, m in refused), 503 if 503 in statuses else statuses[0], TEXT
-        return "".join(render_template("photos/_tile.html", photo=p) for p in added), 201
-    if added:
-        flash(ngettext("%(num)s photo added.", "%(num)s photos added.", len(added)), "success")
-    for _, message in refused:
-        flash(message, "error")
-    return redirect(url_for("inspections.show", inspection_id=inspection.id) + f"#check-{check.id}", code=303)
+    added, refused = ingest_form_uploads(job=inspection.job, inspection_id=inspection.id, inspection_check_id=check.id)
+    return upload_answer(added, refused,
+                         lambda photos: "".join(render_template("photos/_tile.html", photo=p) for p in photos),
+                         url_for("inspections.show", inspection_id=inspection.id) + f"#check-{check.id}")
 
 
 # --- submitting and correcting -----------------------------------------------------------

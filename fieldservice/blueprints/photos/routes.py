@@ -12,7 +12,7 @@ from ...models import Photo
 from ...models.users import DISPATCHER, REVIEWER, TECHNICIAN
 from ...security import local_url, roles_required
 from ...services import storage
-from ...services.photos import PhotoRejected, PhotoStoreUnavailable, ingest_photo, photo_url
+from ...services.photos import PhotoRejected, ingest_uploads, photo_url
 from ..dispatch.operations import visible_job
 from . import bp
 
@@ -46,54 +46,51 @@ def upload(job_id: int):
     job = visible_job(current_user, job_id)
     if job is None:
         abort(404)
-    # An empty file input still sends a part, with no file name.
-    files = [f for f in request.files.getlist("photo") if f.filename]
-    caption = request.form.get("caption", "")
-    client_key = request.form.get("client_key") or None
-    # The capture time the browser read from the original before scaling it (its copy has no EXIF).
-    captured_hint = request.form.get("captured_at") or None
-    added: list[Photo] = []
-    refused: list[tuple[int, str]] = []  # (status, message)
+    back = _local_next(url_for("dispatch.job_detail", job_id=job.id))
     try:
         diagnosis_id, part_id = _optional_int("diagnosis_id"), _optional_int("part_id")
     except PhotoRejected as exc:
-        files, refused = [], [(exc.status, str(exc.message))]
-    else:
-        if not files:
-            refused.append((422, gettext("Choose a photo first.")))
-    for upload_file in files:
-        try:
-            photo = ingest_photo(
-                upload_file.stream, uploader=current_user, job=job, diagnosis_id=diagnosis_id,
-                part_id=part_id, caption=caption, captured_hint=captured_hint if len(files) == 1 else None,
-                # One key names one file: several files in a plain form post get none.
-                client_key=client_key if len(files) == 1 else None,
-            )
-        except PhotoStoreUnavailable as exc:
-            refused.append((503, str(exc.message)))
-            break  # the store is down: the next files would fail the same way
-        except PhotoRejected as exc:
-            refused.append((exc.status, str(exc.message)))
-        else:
-            added.append(photo)
+        return upload_answer([], [(exc.status, str(exc.message))], lambda photos: "", back)
+    added, refused = ingest_form_uploads(job=job, diagnosis_id=diagnosis_id, part_id=part_id)
+    return upload_answer(added, refused,
+                         lambda photos: "".join(render_template("photos/_tile.html", photo=p, job=job) for p in photos),
+                         back)
+
+
+def ingest_form_uploads(**links) -> tuple[list[Photo], list[tuple[int, str]]]:
+    """The request's photo files (with its caption, client key and capture hint) through ingest_uploads."""
+    # An empty file input still sends a part, with no file name.
+    files = [f for f in request.files.getlist("photo") if f.filename]
+    if not files:
+        return [], [(422, gettext("Choose a photo first."))]
+    return ingest_uploads(
+        files, uploader=current_user, caption=request.form.get("caption", ""),
+        client_key=request.form.get("client_key") or None,
+        # The capture time the browser read from the original before scaling it (its copy has no EXIF).
+        captured_hint=request.form.get("captured_at") or None, **links)
+
+
+def upload_answer(added: list[Photo], refused: list[tuple[int, str]], tiles, back_url: str):
+    """Commit what was added and answer the upload.
+
+    From photos.js (HX-Request): 201 with the new tiles (``tiles(added)``), else 422 with the reason
+    a file was refused, 413 too large, 503 when the store is down (nothing kept; retry).
+    From a plain form: flash what happened and 303 to ``back_url``.
+    """
     if added:
         db.session.commit()
     else:
         db.session.rollback()
-
     if request.headers.get("HX-Request") == "true":
         if refused:
             statuses = [code for code, _ in refused]
-            status = 503 if 503 in statuses else statuses[0]
-            return "\n".join(message for _, message in refused), status, TEXT
-        html = "".join(render_template("photos/_tile.html", photo=p, job=job) for p in added)
-        return html, 201
-
+            return "\n".join(message for _, message in refused), 503 if 503 in statuses else statuses[0], TEXT
+        return tiles(added), 201
     if added:
         flash(ngettext("%(num)s photo added.", "%(num)s photos added.", len(added)), "success")
     for _, message in refused:
         flash(message, "error")
-    return redirect(_local_next(url_for("dispatch.job_detail", job_id=job.id)), code=303)
+    return redirect(back_url, code=303)
 
 
 def _inspection_visible(inspection_id: int) -> bool:

@@ -251,6 +251,9 @@
       var text = type.indexOf("text/plain") === 0 ? xhr.responseText : "";
       if (xhr.status === 201 || xhr.status === 200) {
         self.done(item, xhr.responseText);
+        // Like htmx's HX-Trigger: other widgets on the page (a claim's evidence list) listen for it.
+        var trigger = xhr.getResponseHeader("HX-Trigger");
+        if (trigger) document.body.dispatchEvent(new CustomEvent(trigger, { bubbles: true }));
       } else if (xhr.status === 422 || xhr.status === 413) {
         self.show(item, text || self.msg("failed"), true, false);
         forget(item);
