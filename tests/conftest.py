@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from itertools import count
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -232,3 +233,26 @@ def login(app):
         return c
 
     return _login
+
+
+def insert_default_taxonomy() -> None:
+    """The fault taxonomy migration 0002 seeds (the tables are emptied before each test)."""
+    import importlib.util
+
+    from fieldservice.models import FaultCategory
+
+    path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / "0002_diagnosis_photos.py"
+    spec = importlib.util.spec_from_file_location("migration_0002", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    for position, (code, name_en, name_zh, children) in enumerate(migration.DEFAULT_FAULT_CATEGORIES):
+        group = FaultCategory(code=code, name_en=name_en, name_zh=name_zh, position=position)
+        group.children = [FaultCategory(code=c, name_en=en, name_zh=zh, position=i)
+                          for i, (c, en, zh) in enumerate(children)]
+        db.session.add(group)
+    db.session.commit()
+
+
+@pytest.fixture
+def default_taxonomy(app) -> None:
+    insert_default_taxonomy()

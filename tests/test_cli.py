@@ -34,15 +34,17 @@ def test_seed_demo_gives_one_user_per_role_and_jobs_in_every_state(app):
 
 
 def test_seed_demo_media_stores_signatures_and_photos_once(s3_app):
-    from fieldservice.cli import seed_demo, seed_demo_media
-    from fieldservice.models import Diagnosis, Photo
+    from fieldservice.demo import seed_demo, seed_demo_media
+    from fieldservice.models import Claim, Diagnosis, Photo
     from fieldservice.services import storage
 
     seed_demo()
     db.session.commit()
     assert seed_demo_media() > 0
     diagnoses = list(db.session.scalars(select(Diagnosis).where(Diagnosis.status == "submitted")))
-    assert diagnoses and all(storage.head(d.signature_key) for d in diagnoses)
-    photos = db.session.scalar(select(func.count(Photo.id)))
-    assert photos == 2 * len(diagnoses)
+    # Photos and signatures for the recent visits and the history's two claims (older history has none).
+    with_photos = {job_id for job_id in db.session.scalars(select(Photo.job_id))}
+    assert all(storage.head(d.signature_key) for d in diagnoses if d.job_id in with_photos)
+    assert len(with_photos) >= 4 and db.session.scalar(select(func.count(Photo.id))) == 2 * len(with_photos)
+    assert sorted(db.session.scalars(select(Claim.status))) == ["approved", "rejected"]
     assert seed_demo_media() == 0  # idempotent

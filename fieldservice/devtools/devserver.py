@@ -53,7 +53,7 @@ def main() -> int:
         return 1
     try:
         from .. import create_app
-        from ..cli import demo_logins_text, seed_demo_media
+        from ..demo import demo_logins_text, seed_demo_media
         from ..services import storage
 
         app = create_app({
