@@ -102,3 +102,76 @@ INSPECTION_RESULT_LABELS = {
     "passed": _l("Passed"),
     "failed": _l("Failed"),
 }
+
+# Complaints and follow-up calls (policy 2.1, 2.6).
+COMPLAINT_CATEGORY_LABELS = {
+    "late_arrival": _l("Late arrival"),
+    "poor_communication": _l("Poor communication"),
+    "fault_not_fixed": _l("Fault not fixed"),
+    "behaviour": _l("Behaviour of staff"),
+    "product_quality": _l("Product quality"),
+    "inspection_negligence": _l("Delivery inspection negligence"),
+    "other": _l("Other"),
+}
+
+COMPLAINT_STATUS_LABELS = {
+    "open": _l("Open"),
+    "closed": _l("Closed"),
+}
+
+COMPLAINT_ACTION_LABELS = {
+    "log": _l("Complaint logged"),
+    "escalate": _l("Repeated complaint: escalated to the supervisor"),
+    "close": _l("Answered and closed"),
+}
+
+FOLLOW_UP_STATUS_LABELS = {
+    "pending": _l("Call pending"),
+    "done": _l("Call done"),
+}
+
+FOLLOW_UP_OUTCOME_LABELS = {
+    "reached": _l("Customer reached"),
+    "no_answer": _l("No answer"),
+}
+
+SATISFACTION_LABELS = {
+    1: _l("Very dissatisfied"),
+    2: _l("Dissatisfied"),
+    3: _l("Neutral"),
+    4: _l("Satisfied"),
+    5: _l("Very satisfied"),
+}
+
+# Quality improvement suggestions, penalties and rewards (policy 3.11, 4, 5).
+SUGGESTION_STATUS_LABELS = {
+    "proposed": _l("Awaiting a decision"),
+    "adopted": _l("Adopted"),
+    "not_adopted": _l("Not adopted"),
+}
+
+PERFORMANCE_KIND_LABELS = {
+    "penalty": _l("Penalty"),
+    "reward": _l("Reward"),
+}
+
+PERFORMANCE_CLAUSE_LABELS = {
+    "4.1": _l("Late arrival that led to a complaint (policy 4.1)"),
+    "4.2": _l("Poor communication that led to a complaint (policy 4.2)"),
+    "4.3": _l("Delivery inspection negligence that led to a complaint (policy 4.3)"),
+    "4.4": _l("Receipt inspection negligence that led to a loss (policy 4.4)"),
+    "5.1": _l("A quarter with no customer complaint (policy 5.1)"),
+    "5.2": _l("An adopted improvement suggestion (policy 5.2)"),
+}
+
+SEVERITY_LABELS = {
+    "minor": _l("Minor"),
+    "moderate": _l("Moderate"),
+    "serious": _l("Serious"),
+}
+
+PERFORMANCE_STATUS_LABELS = {
+    "candidate": _l("Candidate"),
+    "confirmed": _l("Confirmed"),
+    "dismissed": _l("Dismissed"),
+}

@@ -207,6 +207,10 @@ class Factory:
         for step in path:
             if step == "assign":
                 ops.assign_job(job, technician, dispatcher, job.version, now=now)
+            elif step == "close":  # jobs close by their follow-up call (policy 2.1)
+                from fieldservice.blueprints.complaints import operations as complaints
+
+                complaints.record_follow_up(complaints.follow_up_of(job), "reached", 5, "", dispatcher, now=now)
             else:
                 actor = dispatcher if step in ("close", "cancel") else technician
                 ops.transition_job(job, step, actor, None, reason="because", now=now)

@@ -98,6 +98,32 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "claims.appraise": frozenset({REVIEWER}),
     "claims.index": STAFF,
     "claims.badge": STAFF,
+    "claims.new_claim_from_inspection": frozenset({TECHNICIAN}),
+    "claims.upload_evidence": frozenset({TECHNICIAN, DISPATCHER}),
+    # Complaints and follow-up calls (issue 6): the desk and supervisors; the repeat queue is the supervisor's.
+    "complaints.index": frozenset({DISPATCHER}),
+    "complaints.escalated": frozenset({SUPERVISOR}),
+    "complaints.new": frozenset({DISPATCHER}),
+    "complaints.show": frozenset({DISPATCHER}),
+    "complaints.close": frozenset({DISPATCHER}),
+    "complaints.follow_ups": frozenset({DISPATCHER}),
+    "complaints.follow_up": frozenset({DISPATCHER}),
+    # Suggestions, penalties and rewards, scorecards, supervisor dashboard (issue 6).
+    "performance.suggestions": STAFF,
+    "performance.new_suggestion": STAFF,
+    "performance.suggestion": STAFF,
+    "performance.decide_suggestion": frozenset({SUPERVISOR}),
+    "performance.index": frozenset({SUPERVISOR}),
+    "performance.decide": frozenset({SUPERVISOR}),
+    "performance.my_scorecard": frozenset({TECHNICIAN}),
+    "performance.technician_scorecard": frozenset({TECHNICIAN}),
+    "performance.dashboard": frozenset({SUPERVISOR}),
+    # Fault statistics, quality watch, weekly summary (issue 6; policy 2.3, 2.4, 3.10).
+    "statistics.faults": frozenset({DISPATCHER, REVIEWER}),
+    "statistics.quality": frozenset({SUPERVISOR}),
+    "statistics.acknowledge": frozenset({SUPERVISOR}),
+    "statistics.weekly": frozenset({DISPATCHER}),
+    "statistics.weekly_csv": frozenset({DISPATCHER}),
 }
 
 TRANSITION_ACTIONS = ("start_travel", "check_in", "resolve", "escalate", "close", "cancel")
@@ -349,9 +375,119 @@ CALLS: list[Call] = [
     Call("claims.appraise", "POST", lambda w, s: f"/claims/{_claim(w.job(s), 'under_review').id}/appraise",
          _const("main"), data=_const({"appraisal": "manufacturing_defect", "notes": "Casting flaw."}),
          job_scoped=True, job_state="resolved"),
+    Call("claims.new_claim_from_inspection", "GET",
+         lambda w, s: f"/inspections/{_failed_inspection(w.job(s)).id}/claims/new", _const("main"),
+         job_scoped=True, job_state="on_site"),
+    Call("claims.new_claim_from_inspection", "POST",
+         lambda w, s: f"/inspections/{_failed_inspection(w.job(s)).id}/claims/new", _const("main"),
+         data=lambda w, s: _claim_form(), job_scoped=True, job_state="on_site"),
+    Call("claims.upload_evidence", "POST", lambda w, s: f"/claims/{_claim(w.job(s)).id}/photos", _const("main"),
+         data=lambda w, s: {"photo": (_jpeg(), "part.jpg")}, job_scoped=True, job_state="resolved",
+         extra={"marker": 'class="photo-tile"'}),
     Call("claims.index", "GET", _const("/claims"), _const("claims-results")),
     Call("claims.badge", "GET", _const("/claims/badge"), _const("main")),
+    # Complaints and follow-up calls (issue 6): the resolved job has its follow-up call; a
+    # complaint about it is logged by the desk before the call.
+    Call("complaints.index", "GET", _const("/complaints"), _const("complaint-results")),
+    Call("complaints.escalated", "GET", _const("/complaints/escalated"), _const("escalated-results")),
+    Call("complaints.new", "GET", lambda w, s: f"/complaints/new?job={w.job(s).id}", _const("complaint-form"),
+         job_state="resolved"),
+    Call("complaints.new", "GET", _const("/complaints/new?q=Cust"), _const("complaint-customer-matches"),
+         variant="customer-search"),
+    Call("complaints.new", "POST", lambda w, s: f"/complaints/new?job={w.job(s).id}", _const("complaint-form"),
+         data=lambda w, s: {"job_id": str(w.job(s).id), "category": "behaviour", "description": "Rude on the phone."},
+         job_state="resolved"),
+    Call("complaints.show", "GET", lambda w, s: f"/complaints/{_complaint(w.job(s)).id}", _const("complaint-close"),
+         job_state="resolved"),
+    Call("complaints.close", "POST", lambda w, s: f"/complaints/{_complaint(w.job(s)).id}/close",
+         _const("complaint-close"), data=_const({"answer": "Apologised; the technician was briefed."}),
+         job_state="resolved"),
+    Call("complaints.follow_ups", "GET", _const("/follow-ups"), _const("follow-up-results"), job_state="resolved"),
+    Call("complaints.follow_up", "GET", lambda w, s: f"/follow-ups/{_follow_up(w.job(s)).id}",
+         _const("follow-up-form"), job_state="resolved"),
+    Call("complaints.follow_up", "POST", lambda w, s: f"/follow-ups/{_follow_up(w.job(s)).id}",
+         _const("follow-up-form"), data=_const({"outcome": "reached", "satisfaction": "4", "comments": "Fine now."}),
+         job_state="resolved"),
+    # Suggestions, penalties and rewards, scorecards, supervisor dashboard (issue 6): the
+    # scorecard is "job scoped" by its technician (own: a redirect to /performance/me; another
+    # technician's: 404); the decision dismisses tech_a's running-quarter reward candidate (5.1).
+    Call("performance.suggestions", "GET", _const("/suggestions"), _const("suggestion-results")),
+    Call("performance.new_suggestion", "GET", _const("/suggestions/new"), _const("suggestion-form")),
+    Call("performance.new_suggestion", "POST", _const("/suggestions/new"), _const("suggestion-form"),
+         data=_const({"title": "Stronger cartons", "body": "Corners crushed in transport."})),
+    Call("performance.suggestion", "GET", lambda w, s: f"/suggestions/{_suggestion(w).id}",
+         _const("suggestion-decision")),
+    Call("performance.decide_suggestion", "POST", lambda w, s: f"/suggestions/{_suggestion(w).id}/decide",
+         _const("suggestion-decision"), data=_const({"decision": "adopted", "note": "The factory agrees."})),
+    Call("performance.index", "GET", _const("/performance"), _const("performance-decided")),
+    Call("performance.decide", "POST", _const("/performance/decide"), lambda w, s: f"candidate-{_reward(w)[1]}",
+         data=lambda w, s: {"basis_key": _reward(w)[0], "quarter": _reward(w)[2], "decision": "dismiss",
+                            "note": "Matrix decision."}),
+    Call("performance.my_scorecard", "GET", _const("/performance/me"), _const("main")),
+    Call("performance.technician_scorecard", "GET", lambda w, s: f"/performance/technicians/{w.job(s).technician_id}",
+         _const("main"), job_scoped=True),
+    Call("performance.dashboard", "GET", _const("/dashboard"), _const("main")),
+    # Fault statistics, quality watch, weekly summary (issue 6): an open quality flag to acknowledge.
+    Call("statistics.faults", "GET", _const("/statistics/faults?from=2026-W01&to=2026-W08"), _const("fault-results")),
+    Call("statistics.quality", "GET", _const("/statistics/quality"), _const("quality-flags")),
+    Call("statistics.acknowledge", "POST", lambda w, s: f"/statistics/quality/{_quality_flag_id()}/acknowledge",
+         _const("quality-flags"), data=_const({"note": "Told the factory."})),
+    Call("statistics.weekly", "GET", _const("/statistics/weekly?week=2026-W10"), _const("weekly-summary")),
+    Call("statistics.weekly_csv", "GET", _const("/statistics/weekly.csv?week=2026-W10"), _const("main")),
 ]
+
+
+def _quality_flag_id() -> int:
+    """A quality flag, open when first made (the tests start from empty tables)."""
+    from fieldservice.models import QualityFlag
+
+    flag = db.session.scalar(db.select(QualityFlag))
+    if flag is None:
+        flag = QualityFlag(product_model="PX-200", fault_category_id=_fault_category_id(), iso_week="2026-W10",
+                           fault_count=5, model_total=6)
+        db.session.add(flag)
+        db.session.commit()
+    return flag.id
+
+
+def _suggestion(w: World):
+    """A suggestion of tech_a's, awaiting a decision (the same one when asked again)."""
+    from fieldservice.models import Suggestion
+
+    suggestion = db.session.scalar(db.select(Suggestion))
+    if suggestion is None:
+        suggestion = Suggestion(author_id=w.tech_a.id, title="Matrix idea", body="Use stronger cartons.")
+        db.session.add(suggestion)
+        db.session.commit()
+    return suggestion
+
+
+def _reward(w: World) -> tuple[str, str, str]:
+    """tech_a's 5.1 reward candidate of the current quarter: (basis_key, its card's id, quarter)."""
+    from fieldservice.blueprints.performance.operations import current_quarter, slug
+
+    quarter = current_quarter()
+    key = f"5.1:{quarter}:user:{w.tech_a.id}"
+    return key, slug(key), quarter
+
+
+def _complaint(job):
+    """An open complaint about the job, logged by the desk (the same one when asked again)."""
+    from fieldservice.blueprints.complaints import operations as ops
+    from fieldservice.models import Complaint
+
+    complaint = db.session.scalar(db.select(Complaint).where(Complaint.job_id == job.id))
+    if complaint is None:
+        complaint = ops.log_complaint(job.customer, "late_arrival", "Came late.", job.created_by, job=job)
+        db.session.commit()
+    return complaint
+
+
+def _follow_up(job):
+    """The resolved job's follow-up call (created when it was resolved)."""
+    from fieldservice.blueprints.complaints import operations as ops
+
+    return ops.follow_up_of(job)
 
 
 def _claim_form() -> dict:
@@ -447,6 +583,15 @@ def _inspection(job, answered: bool = False, submitted: bool = False):
                 ops.answer_check(check, "pass", counted_quantity=check.expected_quantity)
         if submitted:
             ops.submit_inspection(inspection, job.technician)
+        db.session.commit()
+    return inspection
+
+
+def _failed_inspection(job):
+    """The job's inspection, submitted, and recorded as failed (what a claim is opened from)."""
+    inspection = _inspection(job, submitted=True)
+    if inspection.result != "failed":
+        inspection.result = "failed"
         db.session.commit()
     return inspection
 

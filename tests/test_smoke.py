@@ -4,7 +4,7 @@ import pytest
 
 @pytest.mark.parametrize("role, start", [
     ("technician", "/my-jobs"), ("dispatcher", "/dispatch/queue"),
-    ("supervisor", "/escalations"), ("reviewer", "/jobs"),
+    ("supervisor", "/dashboard"), ("reviewer", "/jobs"),
 ])
 def test_each_role_lands_on_its_start_page(login, role, start):
     client = login(role)

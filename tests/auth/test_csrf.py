@@ -18,8 +18,9 @@ from typing import Callable
 import pytest
 
 from fieldservice.extensions import db
-from fieldservice.models import (AuditEvent, Claim, ClaimEvidence, ClaimMessage, Customer, Diagnosis, Escalation,
-                                 FaultCategory, InspectionCheck, Job, LoginFailure, Photo, ReplacedPart, User)
+from fieldservice.models import (AuditEvent, Claim, ClaimEvidence, ClaimMessage, Complaint, Customer, Diagnosis,
+                                 Escalation, FaultCategory, FollowUp, InspectionCheck, Job, LoginFailure, Photo,
+                                 ReplacedPart, User)
 from tests.conftest import CSRF_RE, PASSWORD, Client
 
 TRANSITIONS = ("start_travel", "check_in", "resolve", "escalate", "close", "cancel")
@@ -71,7 +72,7 @@ POSTS = [
          lambda s: {"technician_id": str(s.other_technician.id), "version": str(s.job.version)}, 400),
     *[
         Post(f"transition:{a}", "dispatch.transition", ACTOR_FOR_ACTION[a],
-             (lambda a: lambda s: f"/jobs/{s.job.id}/{a}")(a),
+             (lambda a: lambda s: _closable_by_hand(s, a) and f"/jobs/{s.job.id}/{a}")(a),
              lambda s: {"reason": "Needs a part.", "request_key": uuid.uuid4().hex}, 400,
              job_state=STATE_FOR_ACTION[a])
         for a in TRANSITIONS
@@ -141,7 +142,86 @@ POSTS = [
          lambda s: {"amount": "10", "reason": "Forged."}, 400, job_state="resolved"),
     Post("claim_appraise", "claims.appraise", "reviewer", lambda s: _claim_url(s, "under_review", "/appraise"),
          lambda s: {"appraisal": "misuse", "notes": "Forged."}, 400, job_state="resolved"),
+    Post("claim_from_inspection", "claims.new_claim_from_inspection", "technician",
+         lambda s: f"/inspections/{_failed_inspection_of(s).id}/claims/new",
+         lambda s: {"claim_type": "transport_damage", "description": "Forged claim?", "currency": "CNY",
+                    "part_whereabouts": "at_customer"}, 422, job_state="on_site"),
+    Post("claim_upload_evidence", "claims.upload_evidence", "technician", lambda s: _claim_url(s, "draft", "/photos"),
+         lambda s: {"photo": (_jpeg(), "part.jpg")}, 400, job_state="resolved"),
+    # Issue 6: complaints and follow-up calls (their forms check their own token).
+    Post("complaint_new", "complaints.new", "dispatcher", lambda s: f"/complaints/new?job={s.job.id}",
+         lambda s: {"job_id": str(s.job.id), "category": "behaviour", "description": "Forged complaint?"}, 422,
+         job_state="resolved"),
+    Post("complaint_close", "complaints.close", "dispatcher", lambda s: f"/complaints/{_complaint_of(s).id}/close",
+         lambda s: {"answer": "Forged answer?"}, 422, job_state="resolved"),
+    Post("follow_up_record", "complaints.follow_up", "dispatcher", lambda s: f"/follow-ups/{_follow_up_of(s).id}",
+         lambda s: {"outcome": "reached", "satisfaction": "1", "open_complaint": "y",
+                    "complaint_category": "behaviour", "complaint_description": "Forged?"}, 422, job_state="resolved"),
+    # Issue 6: suggestions (the new-suggestion form checks its own token), penalties and rewards.
+    Post("suggestion_new", "performance.new_suggestion", "technician", lambda s: "/suggestions/new",
+         lambda s: {"title": "Forged idea?", "body": "Forged body."}, 422),
+    Post("suggestion_decide", "performance.decide_suggestion", "supervisor",
+         lambda s: f"/suggestions/{_suggestion_of(s).id}/decide", lambda s: {"decision": "adopted", "note": "Forged?"},
+         400),
+    Post("performance_decide", "performance.decide", "supervisor", lambda s: "/performance/decide",
+         lambda s: _performance_decision(s), 400),
+    # Issue 6: the quality watch (the acknowledge form checks its own token).
+    Post("quality_acknowledge", "statistics.acknowledge", "supervisor",
+         lambda s: f"/statistics/quality/{_quality_flag_id()}/acknowledge", lambda s: {"note": "Forged?"}, 422),
 ]
+
+
+def _quality_flag_id() -> int:
+    from tests.test_route_matrix import _quality_flag_id as open_flag
+
+    return open_flag()
+
+
+def _suggestion_of(s: Scene):
+    from fieldservice.models import Suggestion
+
+    suggestion = db.session.scalar(db.select(Suggestion))
+    if suggestion is None:
+        suggestion = Suggestion(author_id=s.technician.id, title="Idea", body="Stronger cartons.")
+        db.session.add(suggestion)
+        db.session.commit()
+    return suggestion
+
+
+def _performance_decision(s: Scene) -> dict:
+    """Dismiss the scene technician's running-quarter reward candidate (policy 5.1)."""
+    from fieldservice.blueprints.performance.operations import current_quarter
+
+    quarter = current_quarter()
+    return {"basis_key": f"5.1:{quarter}:user:{s.technician.id}", "quarter": quarter, "decision": "dismiss",
+            "note": "Forged?"}
+
+
+def _closable_by_hand(s: Scene, action: str) -> bool:
+    """For "close": the resolved job without a pending follow-up call (as jobs resolved before
+    issue 6 are); a job with one closes through its call (policy 2.1), not by hand."""
+    if action == "close":
+        db.session.execute(db.delete(FollowUp).where(FollowUp.job_id == s.job.id))
+        db.session.commit()
+    return True
+
+
+def _complaint_of(s: Scene):
+    from tests.test_route_matrix import _complaint
+
+    return _complaint(s.job)
+
+
+def _follow_up_of(s: Scene):
+    from tests.test_route_matrix import _follow_up
+
+    return _follow_up(s.job)
+
+
+def _failed_inspection_of(s: Scene):
+    from tests.test_route_matrix import _failed_inspection
+
+    return _failed_inspection(s.job)
 
 
 def _claim_of(s: Scene, state: str = "draft"):
@@ -297,6 +377,10 @@ def snapshot() -> dict:
             db.select(Claim.id, Claim.status, Claim.version, Claim.appraisal).order_by(Claim.id)).all(),
         "claim_evidence": db.session.scalar(db.select(db.func.count(ClaimEvidence.id))),
         "claim_messages": db.session.scalar(db.select(db.func.count(ClaimMessage.id))),
+        "complaints": db.session.execute(
+            db.select(Complaint.id, Complaint.status, Complaint.answer).order_by(Complaint.id)).all(),
+        "follow_ups": db.session.execute(
+            db.select(FollowUp.id, FollowUp.status, FollowUp.attempts, FollowUp.satisfaction).order_by(FollowUp.id)).all(),
     }
 
 

@@ -286,7 +286,9 @@ def test_diagnosis_on_phone_offline_and_ledger(live_app, live_server, new_page, 
     # --- desktop: the dispatcher finds the row in the service ledger ------------------------
     desk = new_page("desktop")
     sign_in(desk, DISPATCHER["username"], PASSWORD)
-    desk.get_by_role("link", name="Service ledger").click()
+    nav = desk.get_by_role("navigation", name="Main")
+    nav.get_by_text("More", exact=True).click()  # the ledger is under "More" for a dispatcher
+    nav.get_by_role("link", name="Service ledger").click()
     desk.wait_for_url(re.compile(r"/ledger"))
     row = desk.locator("table.ledger tbody tr", has_text=reference)
     expect(row).to_have_count(1)

@@ -177,6 +177,9 @@ def submit_diagnosis(diagnosis: Diagnosis, actor: User, now: datetime | None = N
     record_event("diagnosis", diagnosis.id, "submit", actor, DRAFT, SUBMITTED,
                  reason=f"v{diagnosis.version}", when=now)
     db.session.flush()
+    from ..statistics.operations import refresh_after_submission
+
+    refresh_after_submission(diagnosis, now=now)  # the quality watch of its week (policy 2.4)
     return diagnosis
 
 

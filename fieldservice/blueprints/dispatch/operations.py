@@ -192,6 +192,10 @@ def transition_job(job: Job, action: str, actor: User, request_key: str | None,
     reason = (reason or "").strip() or None
     if move.needs_reason and not reason:
         raise TransitionError(_l("Give a reason."))
+    if action == "close":  # jobs close after their follow-up call (policy 2.1)
+        from ..complaints.operations import check_job_may_close
+
+        check_job_may_close(job)
     from_state = job.status
     if action == "escalate":
         job.status_before_escalation = from_state
@@ -210,6 +214,10 @@ def transition_job(job: Job, action: str, actor: User, request_key: str | None,
     record_event("job", job.id, action, actor, from_state, job.status, reason=reason,
                  request_key=request_key, when=now)
     _flush_or_conflict(job)
+    if action == "resolve":  # every resolved job gets its follow-up call (policy 2.1)
+        from ..complaints.operations import create_follow_up
+
+        create_follow_up(job, now=now)
     return TransitionResult(job, applied=True)
 
 

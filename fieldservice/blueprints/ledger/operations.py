@@ -32,6 +32,7 @@ class LedgerFilters:
     fault_category_id: int | None = None  # a group (all its faults) or one fault
     outcome: str | None = None
     model: str = ""  # product model contains
+    model_exact: str = ""  # exactly this product model (the fault statistics' bars link with it)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> "LedgerFilters":
@@ -56,6 +57,7 @@ class LedgerFilters:
             fault_category_id=number("fault"),
             outcome=outcome if outcome in OUTCOMES else None,
             model=args.get("model", "").strip()[:MODEL_MAX_LENGTH],
+            model_exact=args.get("model_exact", "").strip()[:MODEL_MAX_LENGTH],
         )
 
     def as_args(self) -> dict[str, str]:
@@ -122,6 +124,8 @@ def ledger_query(filters: LedgerFilters) -> Select:
         stmt = stmt.where(Diagnosis.outcome == filters.outcome)
     if filters.model:
         stmt = stmt.where(Product.model.ilike(_like_pattern(filters.model), escape="\\"))
+    if filters.model_exact:
+        stmt = stmt.where(Product.model == filters.model_exact)
     return stmt
 
 

@@ -15,7 +15,7 @@ def index():
     start = {
         "technician": "dispatch.my_jobs",
         "dispatcher": "dispatch.queue",
-        "supervisor": "dispatch.escalations",
+        "supervisor": "performance.dashboard",
         "reviewer": "dispatch.jobs",
     }
     return redirect(url_for(start.get(current_user.role, "dispatch.jobs")))

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("statistics", __name__, cli_group=None)  # its commands sit at the top: flask <command>
 
-from . import routes  # noqa: E402,F401  (registers the views on bp)
+from . import commands, routes  # noqa: E402,F401  (registers the commands and views on bp)
