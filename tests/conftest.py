@@ -239,6 +239,25 @@ def login(app):
     return _login
 
 
+def count_queries(client, url: str) -> int:
+    """How many SQL statements one GET of `url` runs (it must answer 200). List pages must run
+    the same number at 10 rows and at hundreds: a test calls this before and after adding rows."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(statements)
+
+
 def insert_default_taxonomy() -> None:
     """The fault taxonomy migration 0002 seeds (the tables are emptied before each test)."""
     import importlib.util

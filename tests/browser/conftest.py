@@ -254,6 +254,21 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def seed_demo_data(app, media: bool = False) -> None:
+    """`make run`'s demo data (the fault taxonomy too: the tables were emptied), with its photos
+    and signatures in the object store when `media`."""
+    from fieldservice.demo import seed_demo, seed_demo_media
+    from tests.conftest import insert_default_taxonomy
+
+    with app.app_context():
+        insert_default_taxonomy()
+        seed_demo()
+        db.session.commit()
+        if media:
+            seed_demo_media()
+        db.session.remove()
+
+
 def sign_in(page, username: str, password: str, catalog=None) -> None:
     """Sign in through /login as a person would: by the fields' labels.
 

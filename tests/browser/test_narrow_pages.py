@@ -11,10 +11,8 @@ import re
 
 import pytest
 
-from fieldservice.demo import DEMO_PASSWORD, seed_demo, seed_demo_media
-from fieldservice.extensions import db
-from tests.browser.conftest import assert_no_browser_problems, shot, sign_in
-from tests.conftest import insert_default_taxonomy
+from fieldservice.demo import DEMO_PASSWORD
+from tests.browser.conftest import assert_no_browser_problems, seed_demo_data, shot, sign_in
 
 WIDTH = 360
 DETAIL = re.compile(r"^/(jobs|claims|inspections|complaints|follow-ups|suggestions|performance/technicians)/\d+$")
@@ -53,12 +51,7 @@ CHECKS = """
 
 @pytest.fixture
 def demo(live_app):
-    with live_app.app_context():
-        insert_default_taxonomy()
-        seed_demo()
-        db.session.commit()
-        seed_demo_media()
-        db.session.remove()
+    seed_demo_data(live_app, media=True)
 
 
 def _paths(page) -> list[str]:

@@ -17,21 +17,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from fieldservice.demo import DEMO_PASSWORD, seed_demo
+from fieldservice.demo import DEMO_PASSWORD
 from fieldservice.extensions import db
-from fieldservice.models import Complaint, Job, utcnow
+from fieldservice.models import Complaint, utcnow
 from fieldservice.services.periods import week_name
-from tests.browser.conftest import assert_no_browser_problems, expect, shot, sign_in
-from tests.conftest import insert_default_taxonomy
+from tests.browser.conftest import assert_no_browser_problems, expect, seed_demo_data, shot, sign_in
 
 
 @pytest.fixture
 def demo(live_app):
     """The demo data; returns the job of Shenzhen Harbour's earlier complaint and last week."""
+    seed_demo_data(live_app)
     with live_app.app_context():
-        insert_default_taxonomy()
-        seed_demo()
-        db.session.commit()
         complaint = db.session.scalar(select(Complaint).where(Complaint.category == "poor_communication"))
         job_id, reference = complaint.job_id, complaint.job.reference
         last_week = week_name(utcnow() - timedelta(weeks=1))

@@ -12,6 +12,7 @@ from fieldservice.extensions import db
 from fieldservice.models import Claim, ClaimEvidence, Photo
 from fieldservice.services import storage
 from tests.claims.conftest import jpeg, photo_of
+from tests.conftest import count_queries
 
 
 def draft_claim(technician, diagnosis, *, with_photo=True) -> Claim:
@@ -244,15 +245,9 @@ def test_integrity_check_detects_an_original_changed_behind_the_apps_back(diagno
 
 
 def test_the_claims_list_runs_a_constant_number_of_queries_at_10_and_200_claims(diagnosed, login, make):
-    from sqlalchemy import event
-
     technician, job, _ = diagnosed
     customers = [make.customer() for _ in range(5)]
     reviewer = login("reviewer")
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
 
     def add_claims(n: int) -> None:
         for i in range(n):
@@ -263,13 +258,7 @@ def test_the_claims_list_runs_a_constant_number_of_queries_at_10_and_200_claims(
         db.session.commit()
 
     def queries(client, url: str = "/claims") -> int:
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
-            assert client.get(url).status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
-        return len(statements)
+        return count_queries(client, url)
 
     add_claims(10)
     few, few_own = queries(reviewer), queries(login(technician), "/claims?status=all")

@@ -7,12 +7,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from fieldservice.blueprints.complaints import operations as ops
 from fieldservice.extensions import db
 from fieldservice.models import Complaint, ComplaintLink, FollowUp, Job, utcnow
 from tests.complaints.conftest import diagnose, fault
+from tests.conftest import count_queries
 
 PAGES = ["/complaints", "/complaints/new", "/follow-ups"]
 
@@ -226,20 +226,6 @@ def test_lists_are_paginated(app, login, make, desk):
     assert c.get("/follow-ups?page=2").get_data(as_text=True).count('class="card follow-up-card') == 1
 
 
-def _count_queries(client, url: str) -> int:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def test_lists_cost_the_same_queries_at_10_and_200_rows(app, login, make, desk, boss):
     app.config["PAGE_SIZE"] = 500  # every row on one page, so rows really grow
     technician = make.user("technician")
@@ -272,9 +258,9 @@ def test_lists_cost_the_same_queries_at_10_and_200_rows(app, login, make, desk, 
     urls = ["/complaints", "/complaints?status=all&escalated=1", "/follow-ups"]
     add(10)
     c, s = login(desk), login(boss)
-    few = [_count_queries(c, u) for u in urls] + [_count_queries(s, "/complaints/escalated")]
+    few = [count_queries(c, u) for u in urls] + [count_queries(s, "/complaints/escalated")]
     add(190)
-    many = [_count_queries(c, u) for u in urls] + [_count_queries(s, "/complaints/escalated")]
+    many = [count_queries(c, u) for u in urls] + [count_queries(s, "/complaints/escalated")]
     assert many == few
     assert c.get("/complaints").get_data(as_text=True).count('class="card complaint-card') == 201
     assert c.get("/follow-ups").get_data(as_text=True).count('class="card follow-up-card') == 201

@@ -6,7 +6,6 @@ import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event
 
 from fieldservice.blueprints.ledger.operations import LedgerFilters, ledger_query
 from fieldservice.extensions import db
@@ -14,6 +13,7 @@ from fieldservice.models import Diagnosis, FaultCategory, ReplacedPart
 from fieldservice.models.diagnosis import DRAFT, FIXED, NEEDS_PARTS, OUT_OF_SCOPE, SUBMITTED, SUPERSEDED
 from tests.test_i18n import _catalog as catalogue
 from tests.test_i18n import compiled_catalogue  # noqa: F401  (a fixture: the .mo is up to date)
+from tests.conftest import count_queries
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -167,19 +167,9 @@ def test_ledger_is_paginated_newest_first(login, ledger, app_config):
 
 def test_ledger_page_queries_do_not_grow_with_the_rows(login, make, ledger):
     client = login("dispatcher")
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
 
     def queries() -> int:
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
-            assert client.get("/ledger").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
-        return len(statements)
+        return count_queries(client, "/ledger")
 
     few = queries()
     for _ in range(4):

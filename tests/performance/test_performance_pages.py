@@ -1,15 +1,14 @@
 """The supervisor's penalties-and-rewards page, scorecards and the supervisor dashboard."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event
 
 from fieldservice.blueprints.performance import operations as ops
 from fieldservice.extensions import db
 from fieldservice.models import AuditEvent, FaultCategory, FollowUp, PerformanceRecord, QualityFlag, utcnow
 from tests.performance.conftest import AFTER_Q3, IN_Q3, Q3, complaint, late, suggestion
+from tests.conftest import count_queries
 
 
 def _counts():
@@ -228,36 +227,14 @@ def test_supervisor_starts_the_day_on_the_dashboard(login):
         assert login(role).get("/dashboard").status_code == 403
 
 
-@contextmanager
-def _queries():
-    statements = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def test_dashboard_and_performance_page_use_a_constant_number_of_queries(make, desk, tech, login):
     boss = login("supervisor")
     _dashboard_world(make, tech, 1)
     for url in ("/dashboard", "/performance"):
         boss.get(url)  # warm up (session, templates)
-    with _queries() as small_dashboard:
-        assert boss.get("/dashboard").status_code == 200
-    with _queries() as small_page:
-        assert boss.get("/performance").status_code == 200
+    small = [count_queries(boss, url) for url in ("/dashboard", "/performance")]
     _dashboard_world(make, tech, 4)
-    with _queries() as large_dashboard:
-        assert boss.get("/dashboard").status_code == 200
-    with _queries() as large_page:
-        assert boss.get("/performance").status_code == 200
-    assert len(small_dashboard) == len(large_dashboard)
-    assert len(small_page) == len(large_page)
+    assert [count_queries(boss, url) for url in ("/dashboard", "/performance")] == small
 
 
 def test_every_clause_reads_in_words_on_the_page(make, desk, tech, boss, login):

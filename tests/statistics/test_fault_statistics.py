@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 from fieldservice.blueprints.statistics import operations as ops
 from fieldservice.extensions import db
 from fieldservice.models import Claim, Region
 from fieldservice.services.periods import iso_week
 from tests.statistics.conftest import MONDAY, NEXT_MONDAY, PREV_SUNDAY_LAST, SUNDAY_LAST, WEEK
+from tests.conftest import count_queries
 
 BAR = re.compile(r'<a class="stat-row" href="([^"]+)">\s*<span class="stat-label">([^<]*)</span>\s*'
                  r'<strong class="stat-count">(\d+)</strong>')
@@ -187,19 +187,9 @@ def test_malformed_weeks_give_a_message_and_the_default_period(login):
 
 def test_fault_page_queries_do_not_grow_with_the_data(build, faults, login):
     client = login("supervisor")
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
 
     def queries() -> int:
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
-            assert client.get(f"/statistics/faults?from=2026-W09&to={WEEK}").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
-        return len(statements)
+        return count_queries(client, f"/statistics/faults?from=2026-W09&to={WEEK}")
 
     build.record(MONDAY, faults["power_supply"])
     few = queries()

@@ -11,13 +11,13 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 from fieldservice.blueprints.statistics import operations as ops
 from fieldservice.extensions import db
 from fieldservice.models import Claim, Complaint, FollowUp, Suggestion
 from tests.statistics.conftest import LONG_AGO, MONDAY, NEXT_MONDAY, PREV_SUNDAY_LAST, SUNDAY_LAST, WEEK
 from tests.test_i18n import _catalog as catalogue
+from tests.conftest import count_queries
 
 WED_NOON = MONDAY + timedelta(days=2, hours=12)
 SATURDAY_NOON = MONDAY + timedelta(days=5, hours=12)
@@ -252,19 +252,9 @@ def test_a_malformed_week_is_explained_not_an_error(login):
 
 def test_weekly_page_queries_do_not_grow_with_the_data(build, faults, login):
     client = login("supervisor")
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
 
     def queries() -> int:
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
-            assert client.get(f"/statistics/weekly?week={WEEK}").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
-        return len(statements)
+        return count_queries(client, f"/statistics/weekly?week={WEEK}")
 
     build.record(MONDAY, faults["power_supply"])
     few = queries()

@@ -32,6 +32,7 @@ from ...models.users import SUPERVISOR
 from ...services.audit import record_event
 from ...services.periods import Period, iso_week, shift_week, week_name
 from ..ledger.operations import LedgerFilters
+from ..ledger.operations import fault_category_label as category_label  # 'Group › Fault', as the ledger shows it
 
 DIMENSIONS = ("group", "leaf", "model", "region", "week")
 TOP_N = 5
@@ -145,15 +146,6 @@ class FaultStatistics:
     @property
     def period_end(self) -> datetime:
         return self.last_week.end_dt
-
-
-def category_label(category: FaultCategory | None, language: str) -> str:
-    """'Group › Fault' in the reader's language; a group alone shows alone."""
-    if category is None:
-        return ""
-    if category.parent is None:
-        return category.name(language)
-    return f"{category.parent.name(language)} › {category.name(language)}"
 
 
 def _categories(ids: Iterable[int]) -> dict[int, FaultCategory]:
