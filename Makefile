@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: run test install translations extract-messages bench clean
+.PHONY: run test install translations extract-messages bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fieldservice needs Python 3.11 or newer")'
@@ -37,6 +37,15 @@ test: install
 # Benchmarks (not part of `make test`); results are appended to bench/RESULTS.md.
 bench: install
 	$(BIN)/python bench/photo_upload.py
+	$(BIN)/python bench/page_weight.py
+	$(BIN)/python bench/pages.py
+
+# Load run (not part of `make test`): 50 technicians and 5 dispatchers for 5 minutes on gunicorn,
+# PostgreSQL (database fs_soak, recreated) and SeaweedFS; appends to bench/RESULTS.md.
+# Shorter: `make soak SOAK_MINUTES=1`.
+SOAK_MINUTES ?= 5
+soak: install
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

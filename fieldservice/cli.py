@@ -26,6 +26,10 @@ def create_user(username: str, password: str, role: str, display_name: str | Non
 
 
 def init_app(app: Flask) -> None:
+    from .devtools.bulk import seed_bulk_command
+
+    app.cli.add_command(seed_bulk_command)  # `flask seed-bulk`: data at scale (issue 7)
+
     @app.cli.command("create-user")
     @click.option("--username", required=True)
     @click.option("--role", required=True, type=click.Choice(ROLES))

@@ -6,6 +6,7 @@ Every secret comes from the environment; nothing here is a production secret. In
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production, see check_production
@@ -88,6 +89,9 @@ class Config:
         "MAPS_URL_TEMPLATE", "https://www.openstreetmap.org/search?query={query}"
     )
     PAGE_SIZE = _env_int("PAGE_SIZE", 25)
+    # List pages count matching rows only up to this many, then show "1,000+" (issue 7):
+    # a count(*) of every row was most of a big list page's time (fieldservice/pagination.py).
+    LIST_COUNT_CAP = _env_int("LIST_COUNT_CAP", 1000)
 
     # Claims (policy 3.7): an approval above this amount needs a second reviewer (four eyes).
     CLAIM_SECOND_APPROVAL_ABOVE = _env_float("CLAIM_SECOND_APPROVAL_ABOVE", 10000.0)
@@ -111,6 +115,9 @@ class Config:
     MAX_CONTENT_LENGTH = PHOTO_MAX_BYTES + 1024 * 1024
     # Photos decoded and stored at once per process: bounds memory when many arrive together.
     PHOTO_MAX_CONCURRENT = _env_int("PHOTO_MAX_CONCURRENT", 2)
+    # Photos that arrive while the object store is down wait here (issue 7) until
+    # `flask photos-retry` or a later upload sends them; None means instance/pending-photos.
+    PENDING_PHOTOS_DIR = os.environ.get("PENDING_PHOTOS_DIR") or None
 
 
 class TestConfig(Config):
@@ -124,6 +131,9 @@ class TestConfig(Config):
     TIMEZONE = "UTC"
     # Hashing cost is not what the tests test; scrypt would make each sign-in ~100 ms.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    # Never the checkout's instance/ folder: a test's storage-sweep must not touch a developer's
+    # pending photos. Tests that queue photos set a tmp_path of their own.
+    PENDING_PHOTOS_DIR = os.path.join(tempfile.gettempdir(), f"fieldservice-test-pending-{os.getpid()}")
 
 
 def check_production(config: dict) -> None:

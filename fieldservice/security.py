@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from datetime import timedelta
 from typing import Callable, TypeVar
 
-from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
@@ -202,7 +202,11 @@ def init_security(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.vary.add("HX-Request")
-        if current_user and current_user.is_authenticated and request.endpoint != "static":
+        # A signed-in session's pages are never stored. Read from the session cookie, not from
+        # current_user: after a view's commit the user is expired, and reloading it here when the
+        # database has just gone away turned a saved change into an error page (fault drill,
+        # tests/drills/test_database_restart.py), inviting the user to save it twice.
+        if request.endpoint != "static" and session.get("_user_id"):
             if "no-store" not in (response.headers.get("Cache-Control") or ""):
                 response.headers["Cache-Control"] = "no-store"
         return response

@@ -1,11 +1,15 @@
 """Template helpers: local times, deadline badges and the labels of stored codes."""
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 import uuid
 from datetime import datetime
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template, request, url_for
 from flask_babel import format_datetime, get_locale, gettext, ngettext
+from werkzeug.security import safe_join
 
 from . import labels
 from .models.types import utcnow
@@ -54,7 +58,70 @@ def render_page_or_fragment(page: str, fragment: str, target: str, /, **context)
     return render_template(page, **context)
 
 
+# --- fingerprinted static files ------------------------------------------------------------
+# Pages link static files as /static/css/app.css?v=<content hash>. A request that carries the
+# file's current hash may be cached for a year (the URL changes when the file does); anything
+# else (no hash, or an old page's old hash) is still served, with a short max-age, so a phone
+# holding an old page never gets a 404 for its stylesheet.
+STATIC_VERSION_ARG = "v"
+STATIC_HASH_LENGTH = 12
+STATIC_IMMUTABLE = "public, max-age=31536000, immutable"
+STATIC_SHORT_MAX_AGE = 300  # seconds; unversioned or outdated links
+
+_static_hashes: dict[str, tuple[tuple[int, int], str]] = {}
+_static_hashes_lock = threading.Lock()
+
+
+def static_hash(filename: str) -> str | None:
+    """The first 12 hex digits of the SHA-256 of a file under the app's static folder.
+
+    Computed once per file version per process: the cache is keyed on the file's mtime and
+    size (one stat per link), so an edited file gets a new hash without a restart.
+    None when the file does not exist (the link is then left without a version).
+    """
+    folder = current_app.static_folder
+    path = safe_join(folder, filename) if folder else None
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _static_hashes.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    with open(path, "rb") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()[:STATIC_HASH_LENGTH]
+    with _static_hashes_lock:
+        _static_hashes[path] = (key, digest)
+    return digest
+
+
+def static_url(filename: str) -> str:
+    """The URL of a static file with its content hash: `static_url('css/app.css')` in templates."""
+    digest = static_hash(filename)
+    if digest is None:
+        return url_for("static", filename=filename)
+    return url_for("static", filename=filename, **{STATIC_VERSION_ARG: digest})
+
+
+def _static_cache_headers(response):
+    """A year and `immutable` for a request with the file's current hash; a short max-age else."""
+    if request.endpoint != "static" or response.status_code not in (200, 206, 304):
+        return response
+    filename = (request.view_args or {}).get("filename", "")
+    version = request.args.get(STATIC_VERSION_ARG)
+    if version and version == static_hash(filename):
+        response.headers["Cache-Control"] = STATIC_IMMUTABLE
+    else:
+        response.headers["Cache-Control"] = f"public, max-age={STATIC_SHORT_MAX_AGE}"
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(_static_cache_headers)
+    app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.filters["local_dt"] = local_dt
     app.jinja_env.filters["time_left"] = time_left
     app.jinja_env.globals.update(

@@ -43,6 +43,10 @@ class Claim(db.Model):
     __table_args__ = (
         Index("ix_claims_status_submitted", "status", "submitted_dt"),
         Index("ix_claims_region_status", "region_id", "status"),
+        # Migration 0006: weekly_summary's claims decided in the week; performance_candidates (4.4).
+        Index("ix_claims_decided", "decided_dt"),
+        # Migration 0006: related_claims of an inspection; performance_candidates' join (4.4).
+        Index("ix_claims_inspection", "inspection_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

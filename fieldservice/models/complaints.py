@@ -45,6 +45,8 @@ class Complaint(db.Model):
         Index("ix_complaints_status_logged", "status", "logged_dt"),
         Index("ix_complaints_escalated_open", "escalated", "status"),
         Index("ix_complaints_technician_logged", "technician_id", "logged_dt"),
+        # Migration 0006: weekly_summary's complaints of the week, performance_candidates' quarter.
+        Index("ix_complaints_logged", "logged_dt"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,6 +126,10 @@ class FollowUp(db.Model):
     __table_args__ = (
         UniqueConstraint("job_id", name="uq_follow_ups_job"),
         Index("ix_follow_ups_status_due", "status", "due_dt"),
+        # Migration 0006: follow_ups_query, calls made (status done), newest first.
+        Index("ix_follow_ups_status_called", "status", "called_dt", "id"),
+        # Migration 0006: follow_ups_query for one region (pending calls by due time).
+        Index("ix_follow_ups_region_status_due", "region_id", "status", "due_dt"),
         CheckConstraint("satisfaction IS NULL OR satisfaction BETWEEN 1 AND 5",
                         name="ck_follow_ups_satisfaction"),
     )

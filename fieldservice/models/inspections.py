@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -89,6 +89,8 @@ class Inspection(db.Model):
         Index("ix_inspections_status_submitted", "status", "submitted_dt"),
         Index("ix_inspections_reference", "order_reference"),
         Index("ix_inspections_result_submitted", "result", "submitted_dt"),
+        # inspection_opening: every job page asks which inspection opened the job (0006).
+        Index("ix_inspections_follow_up_job", "follow_up_job_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,6 +127,12 @@ class Inspection(db.Model):
     @property
     def reference(self) -> str:
         return f"I{self.id:06d}"
+
+
+# Migration 0006: inspections_query lists newest first by coalesce(submitted_dt, started_dt)
+# (drafts by their start); an expression index lets the page read 25 rows instead of sorting all.
+Index("ix_inspections_recent", func.coalesce(Inspection.submitted_dt, Inspection.started_dt).desc(),
+      Inspection.id.desc())
 
 
 class InspectionLine(db.Model):

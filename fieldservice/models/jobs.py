@@ -47,6 +47,22 @@ class Job(db.Model):
         Index("ix_jobs_status_deadline", "status", "arrival_deadline_dt"),
         Index("ix_jobs_technician_status", "technician_id", "status"),
         Index("ix_jobs_region_status_deadline", "region_id", "status", "arrival_deadline_dt"),
+        # Migration 0006 (issue 7): each index names the query it serves (bench/explain.py).
+        # dispatch.recent_jobs (all jobs, newest first); weekly_summary's jobs opened.
+        Index("ix_jobs_created", "created_dt", "id"),
+        # dispatch.recent_jobs filtered by status.
+        Index("ix_jobs_status_created", "status", "created_dt", "id"),
+        # dispatch.board_jobs: a region's jobs due today (the deadline range, any status).
+        Index("ix_jobs_region_deadline", "region_id", "arrival_deadline_dt"),
+        # statistics.weekly_summary: arrival deadlines missed in the week (all regions).
+        Index("ix_jobs_deadline", "arrival_deadline_dt"),
+        # statistics.weekly_summary: jobs resolved in the week.
+        Index("ix_jobs_resolved", "resolved_dt"),
+        # statistics.weekly_summary: jobs closed in the week.
+        Index("ix_jobs_status_closed", "status", "closed_dt"),
+        # statistics.fault_counts / week_fault_counts and the ledger's count: ledger rows joined
+        # to their job's region and product, read from this index alone (index-only scan).
+        Index("ix_jobs_region_product", "id", "region_id", "product_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,13 +15,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image, ImageDraw
 
-from fieldservice.devtools.seaweed import SeaweedFS
 from fieldservice.extensions import db
 from fieldservice.models import Photo
 from fieldservice.services import photos as photo_service
 from fieldservice.services import storage
-from tests.conftest import Client, Factory, _config_dict, _empty_tables
-from tests.s3_fixture import random_bucket_name, storage_config
+from tests.conftest import Client, Factory
 
 MB = 1024 * 1024
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -344,46 +342,7 @@ def test_another_users_client_key_is_refused(make, login, on_site):
     assert upload(dispatcher, job.id, png(), client_key=key).status_code == 422
 
 
-def test_store_down_answers_503_retry_and_keeps_no_row(tmp_path, database_url):
-    """An object store of its own, stopped mid-test: 503 "not uploaded — retry", no 500."""
-    from fieldservice import create_app
-
-    server = SeaweedFS(tmp_path / "weed", access_key=f"TEST{secrets.token_hex(6).upper()}",
-                       secret_key=secrets.token_urlsafe(24))
-    server.start()
-    try:
-        app = create_app({**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url,
-                          **storage_config(server, random_bucket_name(), S3_MAX_ATTEMPTS=1,
-                                           S3_CONNECT_TIMEOUT=1, S3_READ_TIMEOUT=2)})
-        with app.app_context():
-            _empty_tables()
-            storage.ensure_bucket()
-            tech = Factory().user("technician")
-            job = Factory().job("on_site", technician=tech)
-            app.test_client_class = Client
-            client = app.test_client()
-            assert client.login(tech.username).status_code == 303
-            server.stop()
-
-            # The diagnosis itself does not need the store: its draft still saves.
-            saved = client.post(f"/jobs/{job.id}/diagnosis/draft", data={"symptom": "Store is down", "csrf_token": client.csrf},
-                                headers={"HX-Request": "true", "HX-Target": "draft-status"})
-            assert saved.status_code == 200 and "Draft saved at" in saved.get_data(as_text=True)
-
-            response = upload(client, job.id, camera_jpeg(size=(800, 600)), client_key="k1")
-
-            assert response.status_code == 503
-            assert "not uploaded" in response.get_data(as_text=True).lower()
-            assert "retry" in response.get_data(as_text=True).lower()
-            assert db.session.scalar(db.select(db.func.count(Photo.id))) == 0
-
-            plain = upload(client, job.id, png(), htmx=False)
-            assert plain.status_code == 303  # back to the page with a message, not a 500
-            db.session.remove()
-            _empty_tables()
-            db.engine.dispose()
-    finally:
-        server.stop()
+# The object store stopped during an upload: tests/photos/test_store_outage.py (issue 7 drill).
 
 
 # --- the sweep ----------------------------------------------------------------------------

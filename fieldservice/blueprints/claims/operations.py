@@ -190,6 +190,11 @@ def submit_claim(claim: Claim, actor: User, now: datetime | None = None) -> Clai
     now = now or utcnow()
     if not claim.evidence:
         raise ClaimRefused(_l("A claim needs at least one photo before it is submitted."))
+    if any(e.photo.pending for e in claim.evidence):
+        # Photos taken while the photo store was down are kept and may be given as evidence,
+        # but the reviewer appraises (and checks the SHA-256 of) what is in the store (issue 7).
+        raise ClaimRefused(_l("Some evidence photos are saved but still waiting for the photo store. "
+                              "Submit the claim once they have been sent (shortly after the store is back)."))
     if claim.status == DRAFT:
         claim.submitted_dt = now
         _move(claim, "submit", actor, SUBMITTED, None, now)
@@ -317,14 +322,23 @@ def _under_review(claim: Claim) -> None:
 @dataclass
 class IntegrityResult:
     evidence: ClaimEvidence
-    ok: bool | None  # None: could not be read (store unavailable or object missing)
+    ok: bool | None  # None: could not be read (store unavailable, object missing, or pending)
     actual_sha256: str | None
+    pending: bool = False  # kept on the server, not yet in the store: nothing to read back
+
+
+def pending_evidence_ids(claim: Claim) -> list[int]:
+    """The claim's evidence photos still waiting for the photo store (kept during an outage)."""
+    return [e.photo_id for e in claim.evidence if e.photo.pending]
 
 
 def verify_evidence(claim: Claim) -> list[IntegrityResult]:
     """Read each stored original back and compare its SHA-256 with the one recorded at upload."""
     results = []
     for evidence in claim.evidence:
+        if evidence.photo.pending:
+            results.append(IntegrityResult(evidence, None, None, pending=True))
+            continue
         digest = hashlib.sha256()
         try:
             with closing(storage.open_stream(evidence.photo.original_key)) as body:

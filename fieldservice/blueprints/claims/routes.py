@@ -13,13 +13,15 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from ...extensions import db
+from ...pagination import paginate
 from ...models import Claim, Diagnosis, Inspection, InspectionCheck, Job, Photo, Region, ReplacedPart
 from ...models.claims import DRAFT, INFO_REQUESTED, STATUSES
 from ...models.users import DISPATCHER, REVIEWER, SUPERVISOR, TECHNICIAN
 from ...security import any_staff, form_csrf, roles_required
+from ...services.photos import process_pending_photos
 from ...templating import render_page_or_fragment
 from ..dispatch.operations import visible_job
 from ..photos.routes import ingest_form_uploads, upload_answer
@@ -285,6 +287,10 @@ def answer(claim_id: int):
 @roles_required(TECHNICIAN, DISPATCHER)
 def submit(claim_id: int):
     """The claimant: submit the draft, or resubmit after answering."""
+    pending = ops.pending_evidence_ids(_claim_or_404(claim_id))
+    if pending:
+        # Evidence photos kept while the store was down: send them now if it is back (issue 7).
+        process_pending_photos(photo_ids=pending)
     return _decide(claim_id, lambda c: ops.submit_claim(c, current_user),
                    lambda c: gettext("Claim %(ref)s submitted for review.", ref=c.reference))
 
@@ -363,9 +369,9 @@ def index():
     """Reviewers: the review queue, oldest first; claimants: the claims they may see."""
     filters = ops.ClaimFilters.from_args(request.args)
     number = request.args.get("page", "")
-    page = db.paginate(ops.claims_query(current_user, filters),
-                       page=int(number) if number.isdigit() and len(number) < 7 else 1,
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(ops.claims_query(current_user, filters),
+                    page=int(number) if number.isdigit() and len(number) < 7 else 1,
+                    per_page=current_app.config["PAGE_SIZE"])
     regions = list(db.session.scalars(select(Region).order_by(Region.name)))
     return render_page_or_fragment("claims/list.html", "claims/_results.html", "claims-results",
                                    page=page, filters=filters, regions=regions, statuses=STATUSES,
@@ -385,7 +391,12 @@ def claims_waiting_count() -> int | None:
         return None
     try:
         return _waiting_count()
-    except SQLAlchemyError:  # an error page after a failed transaction still renders
+    except SQLAlchemyError as exc:  # an error page after a failed transaction still renders
+        if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            # The database went away while the page was drawn: swallowing this would leave the
+            # session's transaction invalid and fail the page later with a bare 500 (fault drill,
+            # tests/drills/test_database_restart.py). The 503 page answers instead.
+            raise
         log.warning("claims count not available for the navigation", exc_info=True)
         return None
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ...extensions import db
+from ...pagination import paginate
 from ...models import Complaint, ComplaintLink, Customer, FaultCategory, FollowUp, Job, Product, Region, User, utcnow
 from ...models.complaints import CLOSED, OPEN, PENDING, REACHED
 from ...models.users import DISPATCHER, SUPERVISOR, TECHNICIAN
@@ -77,8 +78,8 @@ def job_pending_follow_up(job: Job) -> FollowUp | None:
 def index():
     """Desk and supervisors: complaints, open ones first and oldest first, with filters."""
     filters = ops.ComplaintFilters.from_args(request.args)
-    page = db.paginate(ops.complaints_query(filters), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(ops.complaints_query(filters), page=_page_number(),
+                    per_page=current_app.config["PAGE_SIZE"])
     return render_page_or_fragment("complaints/list.html", "complaints/_results.html", "complaint-results",
                                    page=page, filters=filters, regions=_regions())
 
@@ -87,8 +88,8 @@ def index():
 @roles_required(SUPERVISOR)
 def escalated():
     """Supervisor: repeated complaints waiting for an answer, with the earlier ones (policy 2.6)."""
-    page = db.paginate(ops.escalated_queue_query(), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(ops.escalated_queue_query(), page=_page_number(),
+                    per_page=current_app.config["PAGE_SIZE"])
     return render_page_or_fragment("complaints/escalated.html", "complaints/_escalated_results.html",
                                    "escalated-results", page=page)
 
@@ -244,8 +245,8 @@ def _due_state(follow_up: FollowUp, now: datetime, zone: ZoneInfo) -> str:
 def follow_ups():
     """Desk: the follow-up calls to make, overdue and due today first, then upcoming (policy 2.1)."""
     region_id = _int(request.args.get("region"))
-    page = db.paginate(ops.follow_ups_query(region_id), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(ops.follow_ups_query(region_id), page=_page_number(),
+                    per_page=current_app.config["PAGE_SIZE"])
     now = utcnow()
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     states = {f.id: _due_state(f, now, zone) for f in page.items}

@@ -17,6 +17,7 @@ from ...extensions import db
 from ...models import Customer, Escalation, Job, Product, User, utcnow
 from ...models.jobs import ASSIGNED, ESCALATED, OPEN_STATUSES
 from ...models.users import TECHNICIAN
+from ...pagination import paginate
 from ...services.audit import key_already_used, record_event
 from ...services.deadlines import arrival_deadline
 from ...services.lifecycle import TransitionError, check_move
@@ -289,7 +290,7 @@ def unassigned_jobs(region_id: int | None = None, request_type: str | None = Non
         stmt = stmt.where(Job.region_id == region_id)
     if request_type:
         stmt = stmt.where(Job.request_type == request_type)
-    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    return paginate(stmt, page, per_page)
 
 
 def technician_jobs(technician: User) -> list[Job]:
@@ -338,7 +339,8 @@ def board_jobs(region_id: int, day_start: datetime, day_end: datetime, include_o
         select(Job)
         .where(Job.region_id == region_id, Job.technician_id.is_not(None), condition,
                Job.status != "cancelled")
-        .options(joinedload(Job.customer))
+        # The card shows the product too: without it, one query per card (issue 7).
+        .options(joinedload(Job.customer), joinedload(Job.product))
         .order_by(Job.arrival_deadline_dt, Job.id)
     )
     grouped: dict[int, list[Job]] = {}
@@ -356,5 +358,5 @@ def recent_jobs(user: User, status: str | None = None, page: int = 1, per_page: 
     )
     if status:
         stmt = stmt.where(Job.status == status)
-    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    return paginate(stmt, page, per_page)
 

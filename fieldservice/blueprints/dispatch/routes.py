@@ -46,21 +46,33 @@ def _today() -> date:
     return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
-def _assign_form(job: Job, technicians: list[User]) -> AssignForm:
+def _technician_choices(technicians: list[User]) -> list[SelectChoice]:
+    return [SelectChoice(0, gettext("Choose a technician"))] + [SelectChoice(t.id, t.display_name) for t in technicians]
+
+
+def _assign_form(job: Job, technicians: list[User] | None = None,
+                 choices: list[SelectChoice] | None = None) -> AssignForm:
+    """The assign form of one job; a page with many cards passes one `choices` list for all
+    (issue 7: the board built 50 choices per card)."""
     form = AssignForm(meta={"csrf": False}, formdata=None)
-    form.technician_id.choices = [SelectChoice(0, gettext("Choose a technician"))] + [
-        SelectChoice(t.id, t.display_name) for t in technicians
-    ]
+    form.technician_id.choices = choices if choices is not None else _technician_choices(technicians or [])
     form.technician_id.data = job.technician_id or 0
     form.version.data = job.version
     return form
 
 
+BOARD_ASSIGNABLE = ("new", "assigned", "en_route")  # as _board_columns.html shows the form
+
+
 def _card_context(job: Job, **extra) -> dict:
-    technicians = ops.technicians_for_region(job.region_id)
+    # Only dispatchers (and supervisors) see the assign form: a technician's My jobs does not
+    # query the region's technicians once per card (issue 7).
+    assign_form = None
+    if current_user.has_role(DISPATCHER):
+        assign_form = _assign_form(job, ops.technicians_for_region(job.region_id))
     return {
         "job": job,
-        "assign_form": _assign_form(job, technicians),
+        "assign_form": assign_form,
         "actions": allowed_actions(job.status, current_user.role),
         **extra,
     }
@@ -121,10 +133,12 @@ def new_request():
                 product_model=form.product_model.data, product_serial=form.product_serial.data,
                 made_by_us=form.made_by_us.data, coverage_end_date=form.coverage_end_date.data,
             )
+            # Read before the commit expires the job: the answer to a saved request needs no
+            # further query, so a database gone just after the commit cannot turn it into an
+            # error page that invites logging the call twice (fault drill, tests/drills/).
+            reference, target = job.reference, url_for("dispatch.job_detail", job_id=job.id)
             db.session.commit()
-            flash(gettext("Request logged as %(ref)s. Assign a technician now.", ref=job.reference),
-                  "success")
-            target = url_for("dispatch.job_detail", job_id=job.id)
+            flash(gettext("Request logged as %(ref)s. Assign a technician now.", ref=reference), "success")
             if request.headers.get("HX-Request") == "true":
                 return "", 204, {"HX-Redirect": target, "FS-Draft": "done"}
             return redirect(target, code=303)
@@ -165,11 +179,11 @@ def queue():
         request_type = None
     page = ops.unassigned_jobs(region_id, request_type, page=_int_arg("page") or 1,
                                per_page=current_app.config["PAGE_SIZE"])
-    technicians_by_region: dict[int, list[User]] = {}
+    choices_by_region: dict[int, list[SelectChoice]] = {}
     for job in page.items:
-        if job.region_id not in technicians_by_region:
-            technicians_by_region[job.region_id] = ops.technicians_for_region(job.region_id)
-    forms = {job.id: _assign_form(job, technicians_by_region[job.region_id]) for job in page.items}
+        if job.region_id not in choices_by_region:
+            choices_by_region[job.region_id] = _technician_choices(ops.technicians_for_region(job.region_id))
+    forms = {job.id: _assign_form(job, choices=choices_by_region[job.region_id]) for job in page.items}
     return render_page_or_fragment(
         "dispatch/queue.html", "dispatch/_queue_results.html", "queue-results",
         page=page, forms=forms, regions=_regions(), region_id=region_id,
@@ -190,9 +204,11 @@ def board():
     technicians = ops.technicians_for_region(region_id) if region_id else []
     start, end = _local_day_bounds(day)
     grouped = ops.board_jobs(region_id, start, end, include_overdue=day == _today()) if region_id else {}
+    # Forms only for the cards that show one (_board_columns.html), all sharing one choices list.
+    choices = _technician_choices(technicians)
     forms = {
-        job.id: _assign_form(job, technicians)
-        for jobs in grouped.values() for job in jobs
+        job.id: _assign_form(job, choices=choices)
+        for jobs in grouped.values() for job in jobs if job.status in BOARD_ASSIGNABLE
     }
     return render_page_or_fragment(
         "dispatch/board.html", "dispatch/_board_columns.html", "board-columns",

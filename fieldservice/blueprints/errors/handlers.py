@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from ...extensions import db
+from ...extensions import db, login_manager
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,14 @@ def render_error(status: int, message: str | None = None):
     text = message or text
     if request.headers.get("HX-Request") == "true":
         return text, status, {"Content-Type": "text/plain; charset=utf-8"}
-    return render_template("errors/error.html", title=title, message=text, status=status), status
+    try:
+        return render_template("errors/error.html", title=title, message=text, status=status), status
+    except SQLAlchemyError:
+        # The navigation needed the database (the signed-in user, expired by the rollback; the
+        # claims badge) and it is gone: draw the page as for a visitor, without the database.
+        db.session.rollback()
+        g._login_user = login_manager.anonymous_user()
+        return render_template("errors/error.html", title=title, message=text, status=status), status
 
 
 @bp.app_errorhandler(CSRFError)
@@ -55,7 +62,36 @@ def http_error(error: HTTPException):
 def database_unavailable(error: Exception):
     db.session.rollback()
     log.error("database error on %s %s: %s", request.method, request.path, error)
-    return render_error(503)
+    # The page must not need the database it reports missing: the locale selector and
+    # base.html's nav would load the signed-in user again (or refresh the one the rollback
+    # expired) and fail inside this handler, ending on a bare 500. Render it as for a visitor;
+    # the session is untouched, so the next request is signed in as before.
+    g._login_user = login_manager.anonymous_user()
+    response = current_app.make_response(render_error(503))
+    response.headers["Retry-After"] = "5"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.record_once
+def _register_session_end(state) -> None:
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse).
+    state.app.teardown_appcontext(end_session_quietly)
+
+
+def end_session_quietly(error: BaseException | None) -> None:
+    """Close the request's database session; a database gone since the answer was made is logged.
+
+    The rollback that closes a session fails when the server went away after the request's
+    last query (a restart): raised from the teardown it would turn an answer already made into
+    a bare 500 (fault drill, tests/drills/test_database_restart.py). The pool has invalidated
+    that connection, so the next request gets a fresh one.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as exc:
+        log.warning("database connection lost while closing the session: %s", exc)
+        db.session.registry.clear()
 
 
 @bp.app_errorhandler(Exception)

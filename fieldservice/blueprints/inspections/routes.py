@@ -14,6 +14,7 @@ from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from ...extensions import db
+from ...pagination import paginate
 from ...models.inspections import CENTRE_RECEIPT, DRAFT, FAIL, SITE_DELIVERY
 from ...models.users import DISPATCHER, REVIEWER, SUPERVISOR, TECHNICIAN
 from ...security import form_csrf, roles_required
@@ -236,9 +237,9 @@ def index():
     """Technicians: their own inspections; dispatchers, supervisors, reviewers: all, filtered."""
     filters = ops.InspectionFilters.from_args(request.args)
     number = request.args.get("page", "")
-    page = db.paginate(ops.inspections_query(current_user, filters),
-                       page=int(number) if number.isdigit() and len(number) < 7 else 1,
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(ops.inspections_query(current_user, filters),
+                    page=int(number) if number.isdigit() and len(number) < 7 else 1,
+                    per_page=current_app.config["PAGE_SIZE"])
     return render_page_or_fragment("inspections/list.html", "inspections/_results.html", "inspections-results",
                                    page=page, filters=filters)
 

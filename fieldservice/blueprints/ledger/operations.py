@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from ...extensions import db
 from ...models import Diagnosis, FaultCategory, Job, Product
 from ...models.diagnosis import OUTCOMES, SUBMITTED
+from ...pagination import paginate
 
 MODEL_MAX_LENGTH = 120
 
@@ -131,7 +132,7 @@ def ledger_query(filters: LedgerFilters) -> Select:
 
 def ledger_page(filters: LedgerFilters, page: int, per_page: int):
     """One page of the ledger (for the screen)."""
-    return db.paginate(ledger_query(filters), page=page, per_page=per_page, error_out=False)
+    return paginate(ledger_query(filters), page, per_page)
 
 
 def stream_ledger_rows(filters: LedgerFilters, chunk_size: int = 500) -> Iterator[Diagnosis]:

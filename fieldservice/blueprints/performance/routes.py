@@ -14,6 +14,7 @@ from werkzeug.routing import BuildError
 from wtforms.fields.choices import SelectChoice
 
 from ...extensions import db
+from ...pagination import paginate
 from ...models import FaultCategory, Suggestion, User, utcnow
 from ...models.performance import SEVERITIES
 from ...models.quality import NOT_ADOPTED, SUGGESTION_STATUSES
@@ -45,8 +46,8 @@ def suggestions():
     """All staff: the quality improvement suggestions, newest first, filtered by status."""
     status = request.args.get("status", "")
     status = status if status in SUGGESTION_STATUSES else ""
-    page = db.paginate(ops.suggestions_query(status or None), page=_page_number(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(ops.suggestions_query(status or None), page=_page_number(),
+                    per_page=current_app.config["PAGE_SIZE"])
     return render_page_or_fragment("performance/suggestions.html", "performance/_suggestion_results.html",
                                    "suggestion-results", page=page, status=status, statuses=SUGGESTION_STATUSES)
 

@@ -12,7 +12,7 @@ from ...models import Photo
 from ...models.users import DISPATCHER, REVIEWER, TECHNICIAN
 from ...security import local_url, roles_required
 from ...services import storage
-from ...services.photos import PhotoRejected, ingest_uploads, photo_url
+from ...services.photos import PhotoPending, PhotoRejected, ingest_uploads, photo_url, process_pending_after_upload
 from ..dispatch.operations import visible_job
 from . import bp
 
@@ -40,8 +40,9 @@ def _local_next(default: str) -> str:
 def upload(job_id: int):
     """Technician on their own job, dispatcher, supervisor: add photos (evidence) to a job.
 
-    From photos.js (HX-Request): 201 with the new tiles, 422 with the reason a file was
-    refused, 503 when the store is down (nothing kept; retry). From a plain form: 303 back.
+    From photos.js (HX-Request): 201 with the new tiles, 202 when the store is down and the
+    photo is kept on the server (pending, sent later), 422 with the reason a file was refused,
+    503 when it could not even be kept (retry). From a plain form: 303 back.
     """
     job = visible_job(current_user, job_id)
     if job is None:
@@ -73,24 +74,38 @@ def ingest_form_uploads(**links) -> tuple[list[Photo], list[tuple[int, str]]]:
 def upload_answer(added: list[Photo], refused: list[tuple[int, str]], tiles, back_url: str):
     """Commit what was added and answer the upload.
 
-    From photos.js (HX-Request): 201 with the new tiles (``tiles(added)``), else 422 with the reason
-    a file was refused, 413 too large, 503 when the store is down (nothing kept; retry).
-    From a plain form: flash what happened and 303 to ``back_url``.
+    From photos.js (HX-Request): 201 with the new tiles (``tiles(added)``); 202 with them when
+    the store was down and they are kept on the server as pending (done for the phone: the
+    queue sends them later, issue 7); else 422 with the reason a file was refused, 413 too
+    large, 503 when a photo could not even be kept (retry). From a plain form: flash what
+    happened and 303 to ``back_url``. After an upload that reached the store, a few photos
+    still pending from an outage are sent too (never failing this request).
     """
     if added:
         db.session.commit()
     else:
         db.session.rollback()
+    pending = [photo for photo in added if photo.pending]
     if request.headers.get("HX-Request") == "true":
         if refused:
             statuses = [code for code, _ in refused]
-            return "\n".join(message for _, message in refused), 503 if 503 in statuses else statuses[0], TEXT
-        return tiles(added), 201
-    if added:
-        flash(ngettext("%(num)s photo added.", "%(num)s photos added.", len(added)), "success")
-    for _, message in refused:
-        flash(message, "error")
-    return redirect(back_url, code=303)
+            response = ("\n".join(message for _, message in refused), 503 if 503 in statuses else statuses[0], TEXT)
+        else:
+            response = (tiles(added), 202 if pending else 201)
+    else:
+        stored_count = len(added) - len(pending)
+        if stored_count:
+            flash(ngettext("%(num)s photo added.", "%(num)s photos added.", stored_count), "success")
+        if pending:
+            flash(ngettext("%(num)s photo saved. The photo store is unavailable: it will be sent there when the store is back.",
+                           "%(num)s photos saved. The photo store is unavailable: they will be sent there when the store is back.",
+                           len(pending)), "info")
+        for _, message in refused:
+            flash(message, "error")
+        response = redirect(back_url, code=303)
+    if added and not pending:
+        process_pending_after_upload()  # the store answered just now: it is back
+    return response
 
 
 def _inspection_visible(inspection_id: int) -> bool:
@@ -104,7 +119,8 @@ def _inspection_visible(inspection_id: int) -> bool:
 def photo_variant(photo_id: int, variant: str):
     """Whoever may see the photo's job: a redirect to a short-lived presigned URL of it.
 
-    A technician sees photos of their own jobs only (others answer 404).
+    A technician sees photos of their own jobs only (others answer 404). A photo still waiting
+    for the object store answers 409 with a message.
     """
     photo = db.session.get(Photo, photo_id)
     if photo is None:
@@ -119,6 +135,9 @@ def photo_variant(photo_id: int, variant: str):
         abort(404)
     try:
         url = photo_url(photo, variant)
+    except PhotoPending as waiting:
+        # Kept on the server while the store was down; no object to point to yet (issue 7).
+        return str(waiting.message), 409, {**TEXT, "Cache-Control": "no-store"}
     except storage.StorageError:
         abort(503)
     response = redirect(url, code=302)

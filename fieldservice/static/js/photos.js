@@ -8,7 +8,9 @@
  *    desktops) the original is sent and the server makes the copies;
  *  - sent on its own request (XMLHttpRequest, for upload progress) with a client_key, so a
  *    retry of an upload that had in fact arrived is not stored twice;
- *  - shown as a row with a progress bar; on 201 the server's tile joins the gallery; on a
+ *  - shown as a row with a progress bar; on 201 the server's tile joins the gallery; on 202
+ *    (the photo store is down, the server kept the photo and sends it later) its "saved,
+ *    waiting for the store" tile joins the gallery the same way: done, nothing to retry; on a
  *    network error or 503 the row says "not uploaded — retry" and keeps the blob; on 422/413
  *    it shows the server's message.
  * Pending photos are kept in memory and in IndexedDB, so a reload keeps them (retry by hand).
@@ -249,7 +251,9 @@
     xhr.onload = function () {
       var type = xhr.getResponseHeader("Content-Type") || "";
       var text = type.indexOf("text/plain") === 0 ? xhr.responseText : "";
-      if (xhr.status === 201 || xhr.status === 200) {
+      // 202: kept on the server while the photo store is down; the server's queue sends it
+      // (a retry from here would only find the same photo by its client_key).
+      if (xhr.status === 201 || xhr.status === 202 || xhr.status === 200) {
         self.done(item, xhr.responseText);
         // Like htmx's HX-Trigger: other widgets on the page (a claim's evidence list) listen for it.
         var trigger = xhr.getResponseHeader("HX-Trigger");
