@@ -399,7 +399,7 @@ def test_pending_evidence_may_be_given_but_the_claim_waits_for_the_store(s3_app,
 
     with pytest.raises(claims.ClaimRefused) as refused:
         claims.submit_claim(claim, tech)
-    with s3_app.test_request_context():  # the message is translated lazily
+    with s3_app.test_request_context(headers={"Accept-Language": "en"}):  # translated lazily
         assert "still waiting for the photo store" in str(refused.value)
     db.session.rollback()
     [result] = claims.verify_evidence(claim)
