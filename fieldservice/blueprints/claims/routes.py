@@ -240,15 +240,13 @@ def upload_evidence(claim_id: int):
     claim's job or inspection (same photo service) and given as evidence in the same step."""
     claim = _claim_or_404(claim_id)
     if claim.status not in (DRAFT, INFO_REQUESTED):
-        message = gettext("Evidence can be added only to a draft, or when the reviewer asks for more.")
-        return (message, 409, TEXT) if _htmx() else _refused(claim, message)
+        return _refused(claim, gettext("Evidence can be added only to a draft, or when the reviewer asks for more."))
     added, refused = ingest_form_uploads(job=claim.job, inspection_id=claim.inspection_id)
     try:
         for photo in added:
             ops.add_evidence(claim, photo, current_user)
     except ops.ClaimRefused as error:  # the claim moved on while the photo was on its way
-        db.session.rollback()
-        return (str(error), 409, TEXT) if _htmx() else _refused(claim, str(error))
+        return _refused(claim, str(error))
     response = upload_answer(added, refused,
                              lambda photos: "".join(render_template("photos/_tile.html", photo=p) for p in photos),
                              url_for("claims.show", claim_id=claim.id))
