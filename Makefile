@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: run test install translations extract-messages bench soak clean
+.PHONY: run test install translations extract-messages assets bench soak clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fieldservice needs Python 3.11 or newer")'
@@ -24,6 +24,11 @@ translations: $(STAMP)
 extract-messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs '.* __pycache__' -o fieldservice/translations/messages.pot .
 	$(BIN)/pybabel update -i fieldservice/translations/messages.pot -d fieldservice/translations --no-fuzzy-matching
+
+# After editing fieldservice/static/js/*.js or css/*.css: rebuild their minified copies (committed;
+# pages link a copy only while it was built from the source as it is, a test fails on a stale one).
+assets: $(STAMP)
+	$(BIN)/python -m fieldservice.devtools.assets
 
 # Development: migrate, demo data when empty, SeaweedFS on loopback, app on :5000. Ctrl-C stops all.
 run: install

@@ -53,6 +53,10 @@ class Config:
     S3_READ_TIMEOUT = _env_float("S3_READ_TIMEOUT", 20)
     S3_MAX_ATTEMPTS = _env_int("S3_MAX_ATTEMPTS", 3)
 
+    # Pages link the minified builds of our JS/CSS (make assets) while they are current;
+    # False links the sources (for reading them in the browser's developer tools).
+    STATIC_MINIFIED = _env_bool("STATIC_MINIFIED", True)
+
     # Sessions: HttpOnly and SameSite=Lax always, Secure when served over HTTPS.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

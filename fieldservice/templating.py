@@ -68,38 +68,72 @@ STATIC_HASH_LENGTH = 12
 STATIC_IMMUTABLE = "public, max-age=31536000, immutable"
 STATIC_SHORT_MAX_AGE = 300  # seconds; unversioned or outdated links
 
-_static_hashes: dict[str, tuple[tuple[int, int], str]] = {}
-_static_hashes_lock = threading.Lock()
+_file_facts: dict[tuple[str, str], tuple[tuple[int, int], str | None]] = {}
+_file_facts_lock = threading.Lock()
 
 
-def static_hash(filename: str) -> str | None:
-    """The first 12 hex digits of the SHA-256 of a file under the app's static folder.
-
-    Computed once per file version per process: the cache is keyed on the file's mtime and
-    size (one stat per link), so an edited file gets a new hash without a restart.
-    None when the file does not exist (the link is then left without a version).
-    """
+def _static_path(filename: str) -> str | None:
     folder = current_app.static_folder
-    path = safe_join(folder, filename) if folder else None
-    if path is None:
-        return None
+    return safe_join(folder, filename) if folder else None
+
+
+def _file_fact(kind: str, path: str, compute) -> str | None:
+    """`compute(path)` once per file version per process: cached on the file's mtime and size
+    (one stat per call), so an edited file gets a new answer without a restart. None when the
+    file does not exist."""
     try:
         stat = os.stat(path)
     except OSError:
         return None
     key = (stat.st_mtime_ns, stat.st_size)
-    cached = _static_hashes.get(path)
+    cached = _file_facts.get((kind, path))
     if cached is not None and cached[0] == key:
         return cached[1]
+    value = compute(path)
+    with _file_facts_lock:
+        _file_facts[(kind, path)] = (key, value)
+    return value
+
+
+def _sha12(path: str) -> str:
     with open(path, "rb") as handle:
-        digest = hashlib.sha256(handle.read()).hexdigest()[:STATIC_HASH_LENGTH]
-    with _static_hashes_lock:
-        _static_hashes[path] = (key, digest)
-    return digest
+        return hashlib.sha256(handle.read()).hexdigest()[:STATIC_HASH_LENGTH]
+
+
+def _built_from(path: str) -> str | None:
+    """The source hash a minified build names on its first line (devtools/assets.py)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        parts = handle.readline().split()
+    return parts[2] if len(parts) == 4 and parts[0] == "/*!" and parts[3] == "*/" else None
+
+
+def static_hash(filename: str) -> str | None:
+    """The first 12 hex digits of the SHA-256 of a file under the app's static folder, or
+    None when the file does not exist (the link is then left without a version)."""
+    path = _static_path(filename)
+    return _file_fact("sha", path, _sha12) if path else None
+
+
+def asset_name(filename: str) -> str:
+    """The file a page should link for `filename`: its minified build (`js/app.min.js`, made by
+    `make assets`) when there is one built from the source as it is now, else the source.
+    Config STATIC_MINIFIED=False links the sources (reading them in the browser's tools)."""
+    root, dot, ext = filename.rpartition(".")
+    if not current_app.config.get("STATIC_MINIFIED", True) or ext not in ("js", "css") \
+            or root.endswith(".min") or filename.startswith("vendor/"):
+        return filename
+    built = f"{root}.min.{ext}"
+    path = _static_path(built)
+    if path is None:
+        return filename
+    digest = static_hash(filename)
+    return built if digest is not None and _file_fact("built-from", path, _built_from) == digest else filename
 
 
 def static_url(filename: str) -> str:
-    """The URL of a static file with its content hash: `static_url('css/app.css')` in templates."""
+    """The URL of a static file with its content hash: `static_url('css/app.css')` in templates
+    (links its minified build when that is current, see asset_name)."""
+    filename = asset_name(filename)
     digest = static_hash(filename)
     if digest is None:
         return url_for("static", filename=filename)

@@ -31,7 +31,8 @@ def test_pages_link_every_static_file_with_its_content_hash(client, login, make)
     pages = {"login": client.get("/login"), "job page": login(tech).get(f"/jobs/{job.id}")}
     for label, response in pages.items():
         links = static_links(response.get_data(as_text=True))
-        assert "/static/css/app.css?v=" + sha12(STATIC / "css" / "app.css") in links, label
+        assert "/static/css/app.min.css?v=" + sha12(STATIC / "css" / "app.min.css") in links, label
+        assert "/static/js/app.min.js?v=" + sha12(STATIC / "js" / "app.min.js") in links, label
         assert "/static/vendor/htmx-2.0.11.min.js?v=" + sha12(STATIC / "vendor" / "htmx-2.0.11.min.js") in links
         for link in links:
             path, _, query = link.partition("?")
@@ -105,3 +106,54 @@ def test_a_missing_static_file_is_still_a_404(client):
     response = client.get("/static/css/no-such-file.css?v=0123456789ab")
     assert response.status_code == 404
     assert "immutable" not in response.headers.get("Cache-Control", "")
+
+
+# --- minified builds (make assets) ---------------------------------------------------------
+
+
+def test_the_committed_minified_builds_are_those_of_the_sources():
+    from fieldservice.devtools import assets
+
+    assert assets.sources(), "no sources found: the test would pass on nothing"
+    assert assets.stale() == [], "run `make assets` and commit the .min files"
+
+
+@pytest.fixture
+def temp_source(app):
+    """A source and its build of our own in the app's static folder, removed afterwards."""
+    source = Path(app.static_folder) / "js" / "zz-test-asset.js"
+    built = Path(app.static_folder) / "js" / "zz-test-asset.min.js"
+    yield source, built
+    source.unlink(missing_ok=True)
+    built.unlink(missing_ok=True)
+
+
+def test_pages_link_a_build_only_while_it_is_built_from_the_current_source(app, temp_source):
+    from fieldservice.devtools import assets
+
+    source, built = temp_source
+    source.write_text("// a comment the build drops\nfunction answer () { return 42; }\n")
+    with app.test_request_context():
+        assert templating.static_url("js/zz-test-asset.js").startswith("/static/js/zz-test-asset.js?v=")  # no build yet
+        assert assets.build(Path(app.static_folder)) == ["js/zz-test-asset.min.js"]
+        assert "comment" not in built.read_text() and "return 42" in built.read_text()
+        assert templating.static_url("js/zz-test-asset.js") == "/static/js/zz-test-asset.min.js?v=" + sha12(built)
+
+        source.write_text("function answer () { return 4300; }\n")  # edited, not rebuilt
+        stat = source.stat()
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert templating.static_url("js/zz-test-asset.js") == "/static/js/zz-test-asset.js?v=" + sha12(source)
+        assert "js/zz-test-asset.min.js" in assets.stale(Path(app.static_folder))
+
+        assets.build(Path(app.static_folder))
+        assert templating.static_url("js/zz-test-asset.js").startswith("/static/js/zz-test-asset.min.js?v=")
+        app.config["STATIC_MINIFIED"] = False
+        try:
+            assert templating.static_url("js/zz-test-asset.js").startswith("/static/js/zz-test-asset.js?v=")
+        finally:
+            app.config["STATIC_MINIFIED"] = True
+
+
+def test_vendored_files_are_linked_as_they_are(app):
+    with app.test_request_context():
+        assert templating.static_url("vendor/htmx-2.0.11.min.js").startswith("/static/vendor/htmx-2.0.11.min.js?v=")
