@@ -13,17 +13,22 @@ Fixtures:
                   page.problems collects console errors, page errors and CSP violations
   phone_page, desktop_page   one such page each
   zh_catalog      the zh_CN .po catalogue (compiled to .mo before the server starts)
-Helpers: shot(page, name) saves a numbered full-page screenshot in tests/browser/screenshots/.
+Helpers: shot(page, name) saves a numbered full-page screenshot in tests/browser/screenshots/;
+sign_in, check_in_and_open (My jobs -> check in -> a card's link), assert_images_loaded,
+full_size_original (an "Open full size" link followed to the store), app_on_store (the app
+with its tables emptied and a bucket of its own, for a fixture that brings its own store).
 """
 from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -133,24 +138,36 @@ def zh(catalog, msgid: str) -> str:
 # --- the app on a real port --------------------------------------------------------------
 
 
-@pytest.fixture
-def live_app(database_url, zh_catalog, seaweed):
-    """The app on the test database, its object storage on the session's SeaweedFS (a fresh
-    bucket per test, dropped at the end: `weed mini` has only a few dozen volumes)."""
+@contextmanager
+def app_on_store(database_url: str, store_settings: dict, drop_bucket_if: Callable[[], bool] = lambda: True,
+                 **config) -> Iterator[object]:
+    """The app on the test database (tables emptied before and after) with its object storage
+    `store_settings` (tests.s3_fixture.storage_config), its bucket made first and dropped after
+    (when `drop_bucket_if()`: a test that stops its store cannot drop the bucket)."""
     from fieldservice.services import storage
 
-    app = create_app({**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url,
-                      **storage_config(seaweed, random_bucket_name())})
+    app = create_app({**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url, **store_settings, **config})
     with app.app_context():
         _empty_tables()
         storage.ensure_bucket()
         db.session.remove()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
-        db.engine.dispose()
-        drop_bucket()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            _empty_tables()
+            db.engine.dispose()
+            if drop_bucket_if():
+                drop_bucket()
+
+
+@pytest.fixture
+def live_app(database_url, zh_catalog, seaweed):
+    """The app on the test database, its object storage on the session's SeaweedFS (a fresh
+    bucket per test, dropped at the end: `weed mini` has only a few dozen volumes)."""
+    with app_on_store(database_url, storage_config(seaweed, random_bucket_name())) as app:
+        yield app
 
 
 @pytest.fixture
@@ -297,3 +314,50 @@ def assert_no_browser_problems(page) -> None:
         else:
             problems.append(problem)
     assert not problems, "console errors / page errors / CSP violations:\n" + "\n".join(problems)
+
+
+# --- steps and checks several flows share --------------------------------------------------
+
+JOB_REFERENCE = re.compile(r"J\d{6}")
+
+
+def check_in_and_open(phone, job_id: int, link_name: str, username: str, password: str) -> str:
+    """On a phone: sign in, check in at the job from My jobs, then tap the card's `link_name`
+    link (what the check-in offers next). Returns the job's reference as the card shows it."""
+    sign_in(phone, username, password)
+    phone.wait_for_url(re.compile(r"/my-jobs$"))
+    card = phone.locator(f"#job-card-{job_id}")
+    expect(card).to_be_visible()
+    reference = JOB_REFERENCE.search(card.locator(".ref").inner_text()).group(0)
+    card.get_by_role("button", name="Arrived — check in").tap()
+    expect(card).to_contain_text("Done: On site.")
+    link = card.get_by_role("link", name=link_name, exact=True)
+    expect(link).to_be_visible()
+    shot(phone, f"checked-in-{link_name.lower().replace(' ', '-')}")
+    link.tap()
+    return reference
+
+
+def assert_images_loaded(page, images, what: str) -> None:
+    """Each <img> decoded (naturalWidth > 0): the presigned URL answered and CSP let it in."""
+    count = images.count()
+    assert count, f"{what}: no images"
+    for i in range(count):
+        img = images.nth(i)
+        img.scroll_into_view_if_needed()  # thumbnails are loading="lazy"
+        try:
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                                   arg=img.element_handle(), timeout=10_000)
+        except Exception as error:  # noqa: BLE001 - reported with the URL
+            raise AssertionError(f"{what}: image {i} ({img.get_attribute('src')}) did not load: {error}") from error
+
+
+def full_size_original(page, tile, store_endpoint: str) -> bytes:
+    """Follow a photo tile's "Open full size" link as the browser would (the app's 302 to a
+    presigned URL): it must end at the object store with a JPEG; returns the bytes."""
+    href = tile.get_by_role("link", name="Open full size").get_attribute("href")
+    response = page.request.get(href)
+    assert response.ok, f"{href}: {response.status}"
+    assert response.url.startswith(store_endpoint), f"{href} ended at {response.url}"
+    assert response.headers["content-type"].startswith("image/jpeg"), response.headers
+    return response.body()

@@ -13,12 +13,12 @@ from PIL import Image, ImageDraw
 
 from fieldservice.extensions import db
 from fieldservice.models import Diagnosis, FaultCategory, Job, Photo
-from tests.browser.conftest import assert_no_browser_problems, expect, shot, sign_in
+from tests.browser.conftest import (assert_images_loaded, assert_no_browser_problems, check_in_and_open, expect,
+                                    full_size_original, shot, sign_in)
 from tests.conftest import PASSWORD, Factory
 
 DISPATCHER = {"username": "wang.fang", "display_name": "Wang Fang"}
 TECHNICIAN = {"username": "li.wei", "display_name": "Li Wei"}
-REF_RE = re.compile(r"J\d{6}")
 
 SYMPTOM = "Loud grinding from the drive side after about ten minutes; the press then stops with E42."
 ROOT_CAUSE = "Main shaft bearing worn out (no grease for a long time)."
@@ -85,21 +85,6 @@ def _drop_offline_noise(page, start: int) -> list[str]:
     return expected
 
 
-def _assert_images_loaded(page, images, what: str) -> None:
-    """Each <img> decoded (naturalWidth > 0): the presigned URL answered and CSP let it in."""
-    count = images.count()
-    assert count, f"{what}: no images"
-    for i in range(count):
-        img = images.nth(i)
-        img.scroll_into_view_if_needed()  # thumbnails are loading="lazy"
-        handle = img.element_handle()
-        try:
-            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=handle, timeout=10_000)
-        except Exception as error:  # noqa: BLE001 - reported with the URL
-            src = img.get_attribute("src")
-            raise AssertionError(f"{what}: image {i} ({src}) did not load: {error}") from error
-
-
 def _fields(page) -> dict[str, str]:
     return {
         "symptom": page.get_by_label("Symptom, as the customer describes it", exact=True).input_value(),
@@ -133,17 +118,7 @@ def test_diagnosis_on_phone_offline_and_ledger(live_app, live_server, new_page, 
     store_responses: list[tuple[str, int, str]] = []  # what the browser got from SeaweedFS itself
     phone.on("response", lambda r: store_responses.append((r.url, r.status, r.headers.get("content-type", "")))
              if r.url.startswith(seaweed.endpoint_url) else None)
-    sign_in(phone, TECHNICIAN["username"], PASSWORD)
-    phone.wait_for_url(re.compile(r"/my-jobs$"))
-    card = phone.locator(f"#job-card-{job_id}")
-    expect(card).to_be_visible()
-    reference = REF_RE.search(card.locator(".ref").inner_text()).group(0)
-    card.get_by_role("button", name="Arrived — check in").tap()
-    expect(card).to_contain_text("Done: On site.")
-    diagnosis_link = card.get_by_role("link", name="Diagnosis", exact=True)
-    expect(diagnosis_link).to_be_visible()
-    shot(phone, "diag-checked-in")
-    diagnosis_link.tap()
+    reference = check_in_and_open(phone, job_id, "Diagnosis", TECHNICIAN["username"], PASSWORD)
     phone.wait_for_url(re.compile(rf"/jobs/{job_id}/diagnosis$"))
     expect(phone.get_by_role("heading", level=1)).to_contain_text(reference)
     expect(phone.locator("#draft-status")).to_contain_text("The draft saves itself as you type.")
@@ -171,7 +146,7 @@ def test_diagnosis_on_phone_offline_and_ledger(live_app, live_server, new_page, 
     phone.get_by_label("Take or choose photos").set_input_files([str(gear), str(rotated)])
     expect(gallery.locator(".photo-tile")).to_have_count(2, timeout=30_000)
     expect(phone.locator(".photo-pending .photo-row")).to_have_count(0)
-    _assert_images_loaded(phone, gallery.locator(".photo-tile img"), "phone gallery thumbnails")
+    assert_images_loaded(phone, gallery.locator(".photo-tile img"), "phone gallery thumbnails")
     from_store = [r for r in store_responses if r[1] == 200 and r[2].startswith("image/")]
     assert len(from_store) >= 2, f"thumbnails not served by the store (presigned): {store_responses}"
     shot(phone, "diag-two-photos")
@@ -240,7 +215,7 @@ def test_diagnosis_on_phone_offline_and_ledger(live_app, live_server, new_page, 
     pending.get_by_role("button", name="Retry").tap()
     expect(gallery.locator(".photo-tile")).to_have_count(3, timeout=30_000)
     expect(pending).to_have_count(0)
-    _assert_images_loaded(phone, gallery.locator(".photo-tile img"), "phone gallery after retry")
+    assert_images_loaded(phone, gallery.locator(".photo-tile img"), "phone gallery after retry")
     shot(phone, "diag-photo-retried")
 
     # --- sign-off: the on-site person signs on the screen -----------------------------------
@@ -259,7 +234,7 @@ def test_diagnosis_on_phone_offline_and_ledger(live_app, live_server, new_page, 
     signature = phone.locator("#signature-block img.signature")
     expect(signature).to_be_visible()
     expect(phone.locator("#signature-block [data-signature-status]")).to_have_text("Signature saved.")
-    _assert_images_loaded(phone, signature, "signature image")
+    assert_images_loaded(phone, signature, "signature image")
     shot(phone, "diag-signed")
 
     # --- submit: the job is resolved, the history says so -----------------------------------
@@ -307,23 +282,17 @@ def test_diagnosis_on_phone_offline_and_ledger(live_app, live_server, new_page, 
     expect(record).to_contain_text(PART_NUMBER)
     tiles = record.locator(".photo-tile")
     expect(tiles).to_have_count(3)
-    _assert_images_loaded(desk, tiles.locator("img"), "record thumbnails")
-    _assert_images_loaded(desk, record.locator("img.signature"), "record signature")
+    assert_images_loaded(desk, tiles.locator("img"), "record thumbnails")
+    assert_images_loaded(desk, record.locator("img.signature"), "record signature")
     shot(desk, "diagnosis-record")
 
     # --- "Open full size": the original from SeaweedFS, byte for byte -----------------------
     for i in range(tiles.count()):
-        link = tiles.nth(i).get_by_role("link", name="Open full size")
-        href = link.get_attribute("href")
-        response = desk.request.get(href)  # follows the 302 to the presigned URL
-        assert response.ok, f"{href}: {response.status}"
-        assert response.url.startswith(seaweed.endpoint_url), f"{href} ended at {response.url}"
-        assert response.headers["content-type"].startswith("image/jpeg"), response.headers
-        body = response.body()
+        body = full_size_original(desk, tiles.nth(i), seaweed.endpoint_url)
         with Image.open(io.BytesIO(body)) as full:
             size = full.size
-        assert size in photos, f"{href}: full size {size}, stored {sorted(photos)}"
-        assert hashlib.sha256(body).hexdigest() == photos[size][0], f"{href}: bytes differ from the original"
+        assert size in photos, f"photo {i}: full size {size}, stored {sorted(photos)}"
+        assert hashlib.sha256(body).hexdigest() == photos[size][0], f"photo {i}: bytes differ from the original"
 
     link = tiles.first.get_by_role("link", name="Open full size")
     with desk.expect_popup() as popup_info:

@@ -17,13 +17,13 @@ from PIL import Image, ImageDraw
 from fieldservice.blueprints.inspections import operations as inspection_ops
 from fieldservice.extensions import db
 from fieldservice.models import Inspection, Job
-from tests.browser.conftest import assert_no_browser_problems, expect, shot, sign_in
+from tests.browser.conftest import (JOB_REFERENCE, assert_images_loaded, assert_no_browser_problems,
+                                    check_in_and_open, expect, shot, sign_in)
 from tests.conftest import PASSWORD, Factory
 from tests.inspections.conftest import DEFAULT_ITEMS
 
 DISPATCHER = {"username": "wang.fang", "display_name": "Wang Fang"}
 TECHNICIAN = {"username": "li.wei", "display_name": "Li Wei"}
-REF_RE = re.compile(r"J\d{6}")
 
 ORDER_REFERENCE = "PO-7781"
 LINES = (("FL-8 Filler", 3), ("CV-50 Conveyor", 1))
@@ -62,20 +62,6 @@ def _photo(path) -> None:
     draw.rectangle([300, 250, 1300, 950], outline=(150, 100, 40), width=30)
     draw.line([300, 250, 700, 600], fill=(20, 20, 20), width=14)
     image.save(path, "JPEG", quality=90)
-
-
-def _assert_images_loaded(page, images, what: str) -> None:
-    """Each <img> decoded (naturalWidth > 0): the presigned URL answered and CSP let it in."""
-    count = images.count()
-    assert count, f"{what}: no images"
-    for i in range(count):
-        img = images.nth(i)
-        img.scroll_into_view_if_needed()  # thumbnails are loading="lazy"
-        try:
-            page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                                   arg=img.element_handle(), timeout=10_000)
-        except Exception as error:  # noqa: BLE001 - reported with the URL
-            raise AssertionError(f"{what}: image {i} ({img.get_attribute('src')}) did not load: {error}") from error
 
 
 def _drop_expected_refusal(page, start: int, path: str) -> None:
@@ -211,17 +197,7 @@ def test_delivery_inspection_fails_and_opens_follow_up(live_app, live_server, ne
 
     # --- phone: check in at the delivery job ----------------------------------------------
     phone = new_page("phone")
-    sign_in(phone, TECHNICIAN["username"], PASSWORD)
-    phone.wait_for_url(re.compile(r"/my-jobs$"))
-    card = phone.locator(f"#job-card-{job_id}")
-    expect(card).to_be_visible()
-    job_reference = REF_RE.search(card.locator(".ref").inner_text()).group(0)
-    card.get_by_role("button", name="Arrived — check in").tap()
-    expect(card).to_contain_text("Done: On site.")
-    start_link = card.get_by_role("link", name="Delivery inspection", exact=True)
-    expect(start_link).to_be_visible()
-    shot(phone, "insp-checked-in")
-    start_link.tap()
+    job_reference = check_in_and_open(phone, job_id, "Delivery inspection", TECHNICIAN["username"], PASSWORD)
     phone.wait_for_url(re.compile(rf"/jobs/{job_id}/inspection/new$"))
     expect(phone.get_by_role("heading", level=1)).to_contain_text(job_reference)
 
@@ -285,7 +261,7 @@ def test_delivery_inspection_fails_and_opens_follow_up(live_app, live_server, ne
     tiles = failing.locator(".photo-tile")
     expect(tiles).to_have_count(1, timeout=30_000)
     expect(failing.locator(".photo-pending .photo-row")).to_have_count(0)
-    _assert_images_loaded(phone, tiles.locator("img"), "the failed item's photo")
+    assert_images_loaded(phone, tiles.locator("img"), "the failed item's photo")
     expect(progress).to_contain_text("All 10 answered — ready to submit")
     shot(phone, "insp-note-and-photo")
     # Checked at the end (the flow goes on): the refusal shown at the item is gone once fixed.
@@ -299,7 +275,7 @@ def test_delivery_inspection_fails_and_opens_follow_up(live_app, live_server, ne
     expect(phone.get_by_role("heading", level=1)).to_contain_text("Failed")
     record = phone.locator("#inspection-record")
     follow_up_link = record.locator("dt", has_text="Follow-up request").locator("xpath=following-sibling::dd[1]").get_by_role("link")
-    expect(follow_up_link).to_have_text(REF_RE)
+    expect(follow_up_link).to_have_text(JOB_REFERENCE)
     follow_up_reference = follow_up_link.inner_text().strip()
     expect(messages).to_contain_text(follow_up_reference)
     inspection_reference = phone.get_by_role("heading", level=1).inner_text().split()[1]
@@ -325,7 +301,7 @@ def test_delivery_inspection_fails_and_opens_follow_up(live_app, live_server, ne
     expect(queued.locator(".ref")).to_have_text(follow_up_reference)
     expect(queued).to_contain_text(FOLLOW_UP_TYPE)
     shot(desk, "insp-queue-follow-up")
-    queued.get_by_role("link", name=follow_up_reference).click()
+    queued.get_by_role("link", name=follow_up_reference, exact=True).click()
     desk.wait_for_url(re.compile(rf"/jobs/{follow_up_id}$"))
     opened_by = desk.locator("#job-panel").locator(".flash", has_text="Opened by failed inspection")
     expect(opened_by).to_be_visible()
@@ -340,7 +316,7 @@ def test_delivery_inspection_fails_and_opens_follow_up(live_app, live_server, ne
     expect(failed.locator(".badge")).to_have_text("Fail")
     expect(failed).to_contain_text(NOTE)
     expect(failed.locator(".photo-tile")).to_have_count(1)
-    _assert_images_loaded(desk, failed.locator(".photo-tile img"), "the record's photo")
+    assert_images_loaded(desk, failed.locator(".photo-tile img"), "the record's photo")
     expect(record.get_by_role("link", name=follow_up_reference)).to_be_visible()
     expect(record).to_contain_text(TECHNICIAN["display_name"])
     shot(desk, "insp-record-failed")

@@ -13,14 +13,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from fieldservice import create_app
 from fieldservice.extensions import db
 from fieldservice.models import Photo
-from fieldservice.services import storage
-from tests.browser.conftest import assert_no_browser_problems, expect, shot, sign_in
-from tests.conftest import PASSWORD, Factory, _config_dict, _empty_tables
+from tests.browser.conftest import app_on_store, assert_no_browser_problems, expect, shot, sign_in
+from tests.conftest import PASSWORD, Factory
 from tests.photos.test_store_outage import FAST_FAILING_STORE, OutageStore
-from tests.s3_fixture import drop_bucket, random_bucket_name, storage_config
+from tests.s3_fixture import random_bucket_name, storage_config
 
 
 @pytest.fixture
@@ -33,20 +31,10 @@ def outage_store(tmp_path):
 @pytest.fixture
 def live_app(database_url, outage_store, tmp_path):
     """The app on the test database, its object storage on this test's own SeaweedFS."""
-    app = create_app({**_config_dict(), "SQLALCHEMY_DATABASE_URI": database_url,
-                      **storage_config(outage_store.server, random_bucket_name(), **FAST_FAILING_STORE),
-                      "PENDING_PHOTOS_DIR": str(tmp_path / "pending")})
-    with app.app_context():
-        _empty_tables()
-        storage.ensure_bucket()
-        db.session.remove()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
-        db.engine.dispose()
-        if outage_store.server.running:
-            drop_bucket()
+    with app_on_store(database_url, storage_config(outage_store.server, random_bucket_name(), **FAST_FAILING_STORE),
+                      drop_bucket_if=lambda: outage_store.server.running,
+                      PENDING_PHOTOS_DIR=str(tmp_path / "pending")) as app:
+        yield app
 
 
 def test_photo_taken_while_the_store_is_down_is_kept_and_shown_once_sent(live_app, live_server, new_page,
