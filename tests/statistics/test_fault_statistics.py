@@ -78,6 +78,31 @@ def test_fault_counts_by_group_fault_model_region_and_week(week_data, faults):
         [("2026-W12", 0), ("2026-W13", 0)]
 
 
+def _one_by_one(start, end, region_id=None):
+    return ({by: ops.fault_counts(start, end, region_id, by=by) for by in ops.DIMENSIONS},
+            ops.ledger_row_count(start, end, region_id))
+
+
+def test_counts_of_every_dimension_at_once_equal_each_dimensions_count(week_data, faults, build):
+    """fault_statistics reads every dimension from two statements (issue 7): the same counts, in
+    the same order, as fault_counts and ledger_row_count one by one."""
+    build.record(MONDAY + timedelta(hours=5), None, model="QX-900")  # no fault: counts for model, region, week
+    build.record(MONDAY + timedelta(hours=6), faults["belt"], model="")  # a product with a blank model
+    north = db.session.scalar(db.select(Region.id).where(Region.code == "north"))
+    south = db.session.scalar(db.select(Region.id).where(Region.code == "south"))
+    for first, last in ((WEEK, WEEK), ("2026-W09", "2026-W11"), ("2026-W08", "2026-W13"), ("2026-W12", "2026-W13")):
+        start, end = iso_week(first).start_dt, iso_week(last).end_dt
+        for region_id in (None, north, south):
+            assert ops.fault_counts_by_every_dimension(start, end, region_id) == _one_by_one(start, end, region_id)
+    start, end = iso_week("2026-W09").start_dt, iso_week("2026-W11").end_dt
+    counts, total = ops.fault_counts_by_every_dimension(start, end)
+    assert total == 11 and counts["week"] == [("2026-W09", 1), (WEEK, 9), ("2026-W11", 1)]
+    assert ("", 1) in counts["model"]
+    # Within one week, not on its bounds (a period that is not whole weeks).
+    start, end = MONDAY + timedelta(hours=1), SUNDAY_LAST
+    assert ops.fault_counts_by_every_dimension(start, end) == _one_by_one(start, end)
+
+
 @pytest.mark.parametrize("app_config", [{"TIMEZONE": "Asia/Shanghai"}])
 def test_weeks_follow_the_centre_time_zone(app_config, build, faults, login):
     """In Shanghai (UTC+8), Monday 00:30 local is Sunday 16:30 UTC: it belongs to the new week."""

@@ -9,6 +9,8 @@ a bar's link and its count cannot disagree.
 """
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,9 +98,7 @@ def fault_counts(period_start: datetime, period_end: datetime, region_id: int | 
         weeks = weeks_between(period_start, period_end)
         if not weeks:
             return []
-        # The week a row falls in, decided in SQL by the weeks' UTC bounds (portable, one query).
-        key = case(*[(Diagnosis.submitted_dt < w.end_dt, literal(w.name)) for w in weeks[:-1]],
-                   else_=literal(weeks[-1].name)) if len(weeks) > 1 else literal(weeks[0].name)
+        key = _week_of_row(weeks)
     # Grouped outside a subquery: an expression with bound parameters (the week bounds) is not
     # "the same expression" in GROUP BY to PostgreSQL.
     rows = _ledger_rows(stmt.add_columns(key.label("k")), period_start, period_end, region_id).subquery()
@@ -106,7 +106,67 @@ def fault_counts(period_start: datetime, period_end: datetime, region_id: int | 
     counts = {k: n for k, n in db.session.execute(stmt)}
     if by == "week":
         return [(w.name, counts.get(w.name, 0)) for w in weeks]
+    return _by_count(counts)
+
+
+def _week_of_row(weeks: list[Period]):
+    """The week a ledger row falls in, decided in SQL by the weeks' UTC bounds (portable, one
+    query); `weeks` are weeks_between the period's bounds, so every row falls in one of them."""
+    if len(weeks) == 1:
+        return literal(weeks[0].name)
+    return case(*[(Diagnosis.submitted_dt < w.end_dt, literal(w.name)) for w in weeks[:-1]],
+                else_=literal(weeks[-1].name))
+
+
+def _by_count(counts: dict) -> list[tuple[object, int]]:
+    """Largest count first, ties by key (fault_counts' order)."""
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def fault_counts_by_every_dimension(period_start: datetime, period_end: datetime, region_id: int | None = None
+                                    ) -> tuple[dict[str, list[tuple[object, int]]], int]:
+    """fault_counts for each of DIMENSIONS and ledger_row_count, exactly as those give them, from
+    two statements instead of six (issue 7: six scans of the same rows were most of the statistics
+    page's time). Returns ({dimension: counts}, total).
+
+    One counts the rows per (fault, its parent, week): that needs the ledger rows alone (and their
+    jobs only to keep one region); the other per (product model, region), through jobs and
+    products. (One statement for all five at once was slower: its groups are nearly as many as
+    the rows.) Totals per dimension are added up here.
+    """
+    weeks = weeks_between(period_start, period_end)
+    if not weeks:
+        return {by: [] for by in DIMENSIONS}, 0
+    counts: dict[str, dict] = {by: defaultdict(int) for by in DIMENSIONS}
+    total = 0
+
+    by_fault = (select(Diagnosis.fault_category_id.label("fault"), FaultCategory.parent_id.label("parent"),
+                       _week_of_row(weeks).label("week"))
+                .select_from(Diagnosis).outerjoin(FaultCategory, Diagnosis.fault_category_id == FaultCategory.id))
+    if region_id is not None:
+        by_fault = by_fault.join(Job, Diagnosis.job_id == Job.id)
+    # Grouped outside a subquery, as in fault_counts (the week bounds are bound parameters).
+    rows = _ledger_rows(by_fault, period_start, period_end, region_id).subquery()
+    keys = (rows.c.fault, rows.c.parent, rows.c.week)
+    for fault, parent, week, n in db.session.execute(select(*keys, func.count()).group_by(*keys)):
+        total += n
+        counts["week"][week] += n
+        if fault is not None:  # a fault counts for its group; a group chosen alone is its own
+            counts["group"][parent if parent is not None else fault] += n
+            if parent is not None:
+                counts["leaf"][fault] += n
+
+    by_place = (select(Product.model, Job.region_id).select_from(Diagnosis).join(Job, Diagnosis.job_id == Job.id)
+                .outerjoin(Product, Job.product_id == Product.id))
+    by_place = _ledger_rows(by_place, period_start, period_end, region_id).group_by(Product.model, Job.region_id)
+    for model, region, n in db.session.execute(by_place.add_columns(func.count())):
+        if model is not None:  # Product.model is never NULL: None is a job without a product
+            counts["model"][model] += n
+        counts["region"][region] += n
+
+    result = {by: _by_count(counts[by]) for by in ("group", "leaf", "model", "region")}
+    result["week"] = [(w.name, counts["week"].get(w.name, 0)) for w in weeks]
+    return result, total
 
 
 def ledger_row_count(period_start: datetime, period_end: datetime, region_id: int | None = None) -> int:
@@ -166,17 +226,14 @@ def fault_statistics(first_week: str, last_week: str, region_id: int | None, lan
         return LedgerFilters(date_from=kw.pop("date_from", first.first_day),
                              date_to=kw.pop("date_to", last.last_day), region_id=region_id, **kw)
 
-    groups = fault_counts(start, end, region_id, by="group")
-    leaves = fault_counts(start, end, region_id, by="leaf")
-    models = fault_counts(start, end, region_id, by="model")
-    regions = fault_counts(start, end, region_id, by="region")
-    weeks = fault_counts(start, end, region_id, by="week")
+    counts, total = fault_counts_by_every_dimension(start, end, region_id)
+    groups, leaves, models, regions, weeks = (counts[by] for by in DIMENSIONS)
     categories = _categories([k for k, _ in groups] + [k for k, _ in leaves])
     region_rows = db.session.scalars(select(Region).where(Region.id.in_([k for k, _ in regions] + [region_id or 0])))
     region_names = {r.id: r for r in region_rows}
     return FaultStatistics(
         first_week=first, last_week=last, region=region_names.get(region_id) if region_id else None,
-        total=ledger_row_count(start, end, region_id), total_filters=filters(),
+        total=total, total_filters=filters(),
         by_group=[StatRow(k, category_label(categories.get(k), language), n, filters(fault_category_id=k))
                   for k, n in groups],
         by_leaf=[StatRow(k, category_label(categories.get(k), language), n, filters(fault_category_id=k))
@@ -360,11 +417,12 @@ def _flags_query():
     )
 
 
-def open_quality_flags() -> list[QualityFlag]:
-    """Flags waiting for acknowledgement, newest week first, largest count first."""
+def open_quality_flags(limit: int | None = None) -> list[QualityFlag]:
+    """Flags waiting for acknowledgement, newest week first, largest count first (the first
+    `limit` of them when given)."""
     return list(db.session.scalars(_flags_query().where(QualityFlag.acknowledged_dt.is_(None))
                                    .order_by(QualityFlag.iso_week.desc(), QualityFlag.fault_count.desc(),
-                                             QualityFlag.id)))
+                                             QualityFlag.id).limit(limit)))
 
 
 def acknowledged_quality_flags(limit: int = 50) -> list[QualityFlag]:
@@ -424,8 +482,15 @@ class WeeklySummary:
         return sum(c.count for c in self.claims)
 
 
-def _count(model_id, *where) -> int:
-    return db.session.scalar(select(func.count(model_id)).where(*where)) or 0
+def _count(entity, *where):
+    """SELECT count(*) of `entity`'s rows matching `where` (count(*), not of a column: an index
+    on the filtered column alone then answers it without reading the table)."""
+    return select(func.count()).select_from(entity).where(*where)
+
+
+def _counts(*counts) -> list[int]:
+    """Several _count statements run as one, each a scalar subquery with its own plan and index."""
+    return [n or 0 for n in db.session.execute(select(*(c.scalar_subquery() for c in counts))).one()]
 
 
 def _within(column, week: Period):
@@ -453,15 +518,17 @@ def weekly_summary(week: str, now: datetime | None = None) -> WeeklySummary:
     """
     now = now or utcnow()
     period = iso_week(week)
-    jobs_opened = _count(Job.id, _within(Job.created_dt, period))
-    jobs_resolved = _count(Job.id, _within(Job.resolved_dt, period))
-    jobs_closed = _count(Job.id, Job.status == CLOSED, _within(Job.closed_dt, period))
     deadline = Job.arrival_deadline_dt
-    missed = _count(
-        Job.id, _within(deadline, period), deadline < now,
-        or_(Job.checked_in_dt > deadline,
-            and_(Job.checked_in_dt.is_(None),
-                 or_(Job.status != CANCELLED, Job.closed_dt.is_(None), Job.closed_dt > deadline))),
+    jobs_opened, jobs_resolved, jobs_closed, missed, suggestions_submitted, suggestions_adopted = _counts(
+        _count(Job, _within(Job.created_dt, period)),
+        _count(Job, _within(Job.resolved_dt, period)),
+        _count(Job, Job.status == CLOSED, _within(Job.closed_dt, period)),
+        _count(Job, _within(deadline, period), deadline < now,
+               or_(Job.checked_in_dt > deadline,
+                   and_(Job.checked_in_dt.is_(None),
+                        or_(Job.status != CANCELLED, Job.closed_dt.is_(None), Job.closed_dt > deadline)))),
+        _count(Suggestion, _within(Suggestion.created_dt, period)),
+        _count(Suggestion, Suggestion.status == ADOPTED, _within(Suggestion.decided_dt, period)),
     )
     complaints = dict.fromkeys(COMPLAINT_CATEGORIES, 0)
     repeated = 0
@@ -482,27 +549,29 @@ def weekly_summary(week: str, now: datetime | None = None) -> WeeklySummary:
             .group_by(Claim.status, Claim.currency).order_by(Claim.status, Claim.currency)
         )
     ]
-    leaves = fault_counts(period.start_dt, period.end_dt, by="leaf")[:TOP_N]
+    ledger, ledger_rows = fault_counts_by_every_dimension(period.start_dt, period.end_dt)
+    leaves = ledger["leaf"][:TOP_N]
     categories = _categories(k for k, _ in leaves)
-    reached = and_(FollowUp.outcome == REACHED, _within(FollowUp.called_dt, period))
     satisfaction = dict.fromkeys(range(1, 6), 0)
-    for score, n in db.session.execute(
+    reached = 0
+    for score, n in db.session.execute(  # those reached without giving a score are the None group
         select(FollowUp.satisfaction, func.count(FollowUp.id))
-        .where(reached, FollowUp.satisfaction.is_not(None)).group_by(FollowUp.satisfaction)
+        .where(FollowUp.outcome == REACHED, _within(FollowUp.called_dt, period)).group_by(FollowUp.satisfaction)
     ):
-        satisfaction[score] = n
+        reached += n
+        if score is not None:
+            satisfaction[score] = n
     scored = sum(satisfaction.values())
     average = (Decimal(sum(s * n for s, n in satisfaction.items())) / scored).quantize(Decimal("0.01")) \
         if scored else None
     return WeeklySummary(
         week=period, jobs_opened=jobs_opened, jobs_resolved=jobs_resolved, jobs_closed=jobs_closed,
-        ledger_rows=ledger_row_count(period.start_dt, period.end_dt), deadlines_missed=missed,
+        ledger_rows=ledger_rows, deadlines_missed=missed,
         complaints=complaints, complaints_repeated=repeated, claims=claims,
         top_faults=[(categories[k], n) for k, n in leaves if k in categories],
-        top_models=fault_counts(period.start_dt, period.end_dt, by="model")[:TOP_N],
-        follow_ups_reached=_count(FollowUp.id, reached), satisfaction_average=average, satisfaction=satisfaction,
-        suggestions_submitted=_count(Suggestion.id, _within(Suggestion.created_dt, period)),
-        suggestions_adopted=_count(Suggestion.id, Suggestion.status == ADOPTED, _within(Suggestion.decided_dt, period)),
+        top_models=ledger["model"][:TOP_N],
+        follow_ups_reached=reached, satisfaction_average=average, satisfaction=satisfaction,
+        suggestions_submitted=suggestions_submitted, suggestions_adopted=suggestions_adopted,
         as_of=now,
     )
 
@@ -521,7 +590,7 @@ class SummaryItem:
 def summary_items(summary: WeeklySummary, gettext: Callable[..., str], language: str = "en") -> list[SummaryItem]:
     """The summary as labelled lines, in the language `gettext` translates to (page and CSV)."""
     from ...labels import COMPLAINT_CATEGORY_LABELS, SATISFACTION_LABELS
-    from ..claims.forms import CLAIM_STATUS_LABELS
+    from ...labels import CLAIM_STATUS_LABELS
 
     week = summary.week
     ledger_week = LedgerFilters(date_from=week.first_day, date_to=week.last_day)
@@ -602,15 +671,75 @@ def default_fault_period(weeks: int = 8, last: str | None = None) -> tuple[str, 
 
 @dataclass
 class DashboardCharts:
-    """What the supervisor dashboard charts: the last weeks' fault statistics and the open flags."""
+    """What the supervisor dashboard charts: the last weeks' fault statistics (as they were at
+    `as_of`: they may come from the cache) and the open flags (always live)."""
 
     stats: FaultStatistics
     flags: list[tuple[QualityFlag, str]]  # each open flag with its fault's label
+    as_of: datetime = field(default_factory=utcnow)
 
 
-def dashboard_charts(language: str, weeks: int = 8) -> DashboardCharts:
-    """The supervisor dashboard's charts (policy 2.3, 2.4)."""
+class TimedCache:
+    """Values computed once and kept `ttl` seconds, in this process, safe across threads.
+
+    While one thread computes a key's value, the others asking for the same key wait for it
+    instead of computing it too (the dashboard's charts cost about a second on a big database).
+    `clock` returns seconds (monotonic); tests pass their own instead of sleeping.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[object, tuple[float, object]] = {}  # key -> (expires at, value)
+        self._key_locks: dict[object, threading.Lock] = {}
+
+    def _fresh(self, key):
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry[0] > self._clock() else None
+
+    def get(self, key, ttl: float, compute: Callable[[], object]):
+        """The value kept for `key` if it is younger than `ttl` seconds, else compute() (kept)."""
+        if ttl <= 0:
+            return compute()
+        with self._lock:
+            entry = self._fresh(key)
+            if entry is not None:
+                return entry[1]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:  # computed by another thread while this one waited?
+                entry = self._fresh(key)
+            if entry is not None:
+                return entry[1]
+            value = compute()  # an error propagates and nothing is kept
+            with self._lock:
+                now = self._clock()
+                # Drop what has expired, so the keys of past weeks do not pile up.
+                for old in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+                    del self._entries[old]
+                    if old != key and not self._key_locks[old].locked():
+                        del self._key_locks[old]
+                self._entries[key] = (now + ttl, value)
+            return value
+
+
+def dashboard_charts_cache() -> TimedCache:
+    """The app's cache of the dashboard's charts (one per app, so per database)."""
+    return current_app.extensions.setdefault("dashboard_charts_cache", TimedCache())
+
+
+def dashboard_charts(language: str, weeks: int = 8, cache: TimedCache | None = None) -> DashboardCharts:
+    """The supervisor dashboard's charts (policy 2.3, 2.4).
+
+    The fault statistics are kept DASHBOARD_CHARTS_TTL seconds per language and period (the
+    page says as of when): every supervisor's start page would otherwise count eight weeks of
+    ledger rows on each visit. The open quality flags are read live, as the counts above them.
+    The statistics page itself always counts live.
+    """
     first, last = default_fault_period(weeks)
-    flags = open_quality_flags()[:5]
-    return DashboardCharts(stats=fault_statistics(first, last, None, language),
-                           flags=[(f, category_label(f.fault_category, language)) for f in flags])
+    stats, as_of = (cache or dashboard_charts_cache()).get(
+        (language, first, last), current_app.config["DASHBOARD_CHARTS_TTL"],
+        lambda: (fault_statistics(first, last, None, language), utcnow()))
+    flags = open_quality_flags(limit=5)
+    return DashboardCharts(stats=stats, flags=[(f, category_label(f.fault_category, language)) for f in flags],
+                           as_of=as_of)
