@@ -143,6 +143,41 @@ SATISFACTION_LABELS = {
     5: _l("Very satisfied"),
 }
 
+# Claims (policy 3.7).
+CLAIM_TYPE_LABELS = {
+    "warranty_repair": _l("Warranty repair"),
+    "replacement": _l("Replacement"),
+    "refund": _l("Refund"),
+    "transport_damage": _l("Transport damage"),
+    "other": _l("Other"),
+}
+
+CLAIM_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted"),
+    "under_review": _l("Under review"),
+    "info_requested": _l("Information requested"),
+    "resubmitted": _l("Resubmitted"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+}
+
+# Where the defective part is.
+PART_WHEREABOUTS_LABELS = {
+    "at_customer": _l("Kept at the customer's"),
+    "sent_to_centre": _l("Sent to the centre (tracking number)"),
+    "received_at_centre": _l("Received at the centre"),
+}
+
+# The reviewer's product appraisal; it feeds the quality statistics.
+APPRAISAL_LABELS = {
+    "manufacturing_defect": _l("Manufacturing defect"),
+    "misuse": _l("Misuse"),
+    "transport_damage": _l("Transport damage"),
+    "normal_wear": _l("Normal wear"),
+    "undetermined": _l("Undetermined"),
+}
+
 # Quality improvement suggestions, penalties and rewards (policy 3.11, 4, 5).
 SUGGESTION_STATUS_LABELS = {
     "proposed": _l("Awaiting a decision"),

@@ -1,5 +1,6 @@
-"""Forms and labels of the claims area. The rules live in operations.py; the form only keeps
-values within their lengths and turns the typed amount into a Decimal."""
+"""Forms of the claims area (their labels are in fieldservice/labels.py). The rules live in
+operations.py; the form only keeps values within their lengths and turns the typed amount into a
+Decimal."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -8,36 +9,9 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
+from ...labels import CLAIM_TYPE_LABELS, PART_WHEREABOUTS_LABELS
 from . import operations as ops
 
-CLAIM_TYPE_LABELS = {
-    "warranty_repair": _l("Warranty repair"),
-    "replacement": _l("Replacement"),
-    "refund": _l("Refund"),
-    "transport_damage": _l("Transport damage"),
-    "other": _l("Other"),
-}
-CLAIM_STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "submitted": _l("Submitted"),
-    "under_review": _l("Under review"),
-    "info_requested": _l("Information requested"),
-    "resubmitted": _l("Resubmitted"),
-    "approved": _l("Approved"),
-    "rejected": _l("Rejected"),
-}
-WHEREABOUTS_LABELS = {
-    "at_customer": _l("Kept at the customer's"),
-    "sent_to_centre": _l("Sent to the centre (tracking number)"),
-    "received_at_centre": _l("Received at the centre"),
-}
-APPRAISAL_LABELS = {
-    "manufacturing_defect": _l("Manufacturing defect"),
-    "misuse": _l("Misuse"),
-    "transport_damage": _l("Transport damage"),
-    "normal_wear": _l("Normal wear"),
-    "undetermined": _l("Undetermined"),
-}
 CURRENCIES = ("CNY", "USD", "EUR")
 
 
@@ -51,7 +25,7 @@ class ClaimForm(FlaskForm):
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
     currency = SelectField(_l("Currency"), choices=[SelectChoice(c, c) for c in CURRENCIES], default="CNY")
     description = TextAreaField(_l("Description"), validators=[Length(max=5000)], render_kw={"rows": 4})
-    part_whereabouts = SelectField(_l("Where is the defective part?"), choices=[SelectChoice(k, v) for k, v in WHEREABOUTS_LABELS.items()],
+    part_whereabouts = SelectField(_l("Where is the defective part?"), choices=[SelectChoice(k, v) for k, v in PART_WHEREABOUTS_LABELS.items()],
                                    default="at_customer")
     tracking_number = StringField(_l("Tracking number"), validators=[Length(max=80)],
                                   render_kw={"autocomplete": "off"})

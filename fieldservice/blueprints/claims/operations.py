@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
 from ...models import Claim, ClaimEvidence, ClaimMessage, Diagnosis, Inspection, Job, Photo, User, utcnow
@@ -355,10 +356,21 @@ def verify_evidence(claim: Claim) -> list[IntegrityResult]:
 # --- reading -----------------------------------------------------------------------------
 
 
-def visible_claim(user: User, claim_id: int) -> Claim | None:
+# What the claim page shows of each evidence photo and message: loaded with the claim (two
+# queries) instead of one query per photo, uploader and author (issue 7).
+CLAIM_PAGE_LOADS = (
+    selectinload(Claim.evidence).joinedload(ClaimEvidence.photo).joinedload(Photo.uploaded_by),
+    selectinload(Claim.messages).joinedload(ClaimMessage.author),
+)
+
+
+def visible_claim(user: User, claim_id: int, *, for_page: bool = False) -> Claim | None:
     """Reviewers and supervisors see all claims; a technician the claims of their own jobs (or
-    inspections); a dispatcher the ones they opened or that came from requests they logged."""
-    claim = db.session.get(Claim, claim_id)
+    inspections); a dispatcher the ones they opened or that came from requests they logged.
+
+    `for_page`: with the evidence photos and messages the claim page shows (CLAIM_PAGE_LOADS).
+    """
+    claim = db.session.get(Claim, claim_id, options=CLAIM_PAGE_LOADS if for_page else None)
     if claim is None or user.role in (REVIEWER, SUPERVISOR):
         return claim
     if user.role == TECHNICIAN:
@@ -443,8 +455,6 @@ def related_claims(user: User, *, job: Job | None = None, inspection: Inspection
 
 def claims_query(user: User, filters: ClaimFilters, now: datetime | None = None):
     """The claims `user` may see, oldest first; reviewers see the review queue by default."""
-    from sqlalchemy.orm import joinedload
-
     stmt = select(Claim).options(joinedload(Claim.customer), joinedload(Claim.region))
     visible = visible_claims_filter(user)
     if visible is not None:

@@ -26,25 +26,19 @@ from ...templating import render_page_or_fragment
 from ..dispatch.operations import visible_job
 from ..photos.routes import ingest_form_uploads, upload_answer
 from . import bp, operations as ops
-from .forms import APPRAISAL_LABELS, CLAIM_STATUS_LABELS, CLAIM_TYPE_LABELS, WHEREABOUTS_LABELS, ClaimForm
+from .forms import ClaimForm
 
 log = logging.getLogger(__name__)
 
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
-@bp.app_context_processor  # also for the claims listed on job and inspection pages
-def _claim_labels():
-    return {"claim_labels": {"types": CLAIM_TYPE_LABELS, "statuses": CLAIM_STATUS_LABELS,
-                             "whereabouts": WHEREABOUTS_LABELS, "appraisals": APPRAISAL_LABELS}}
-
-
 def _htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _claim_or_404(claim_id: int) -> Claim:
-    claim = ops.visible_claim(current_user, claim_id)
+def _claim_or_404(claim_id: int, for_page: bool = False) -> Claim:
+    claim = ops.visible_claim(current_user, claim_id, for_page=for_page)
     if claim is None:
         abort(404)
     return claim
@@ -183,7 +177,7 @@ def _refused(claim: Claim, message: str):
     if _htmx():
         return message, 409, TEXT
     db.session.expire_all()
-    claim = db.session.get(Claim, claim.id)
+    claim = db.session.get(Claim, claim.id, options=ops.CLAIM_PAGE_LOADS, populate_existing=True)
     return render_template("claims/page.html", **_page_context(claim, error=message)), 409
 
 
@@ -196,7 +190,7 @@ def _done(claim: Claim, message: str):
 @roles_required(TECHNICIAN, DISPATCHER, REVIEWER)
 def show(claim_id: int):
     """Whoever may see the claim: its status, evidence, questions; the actions their role has."""
-    claim = _claim_or_404(claim_id)
+    claim = _claim_or_404(claim_id, for_page=True)
     return render_page_or_fragment("claims/page.html", "claims/_evidence.html", "claim-evidence",
                                    **_page_context(claim))
 
@@ -205,7 +199,7 @@ def show(claim_id: int):
 @roles_required(REVIEWER)
 def integrity(claim_id: int):
     """Reviewer: read every stored original back and compare it with its recorded SHA-256."""
-    claim = _claim_or_404(claim_id)
+    claim = _claim_or_404(claim_id, for_page=True)
     results = {r.evidence.id: r for r in ops.verify_evidence(claim)}
     context = _page_context(claim, integrity=results)
     if _htmx() and request.headers.get("HX-Target") == "claim-evidence":

@@ -14,6 +14,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
 from ...extensions import db
@@ -179,8 +180,17 @@ def new():
 # --- one complaint -----------------------------------------------------------------------
 
 
-def _complaint_or_404(complaint_id: int) -> Complaint:
-    complaint = db.session.get(Complaint, complaint_id)
+# What the complaint page shows of the complaint and of each earlier one (complaints/_card.html),
+# loaded with it: the page's statements do not depend on what the session already holds (issue 7).
+_CARD_LOADS = (joinedload(Complaint.customer), joinedload(Complaint.region), joinedload(Complaint.technician),
+               joinedload(Complaint.job))
+PAGE_LOADS = (*_CARD_LOADS, joinedload(Complaint.product), joinedload(Complaint.fault_category),
+              joinedload(Complaint.logged_by), joinedload(Complaint.follow_up),
+              selectinload(Complaint.earlier).options(*_CARD_LOADS))
+
+
+def _complaint_or_404(complaint_id: int, for_page: bool = False) -> Complaint:
+    complaint = db.session.get(Complaint, complaint_id, options=PAGE_LOADS if for_page else None)
     if complaint is None:
         abort(404)
     return complaint
@@ -199,7 +209,7 @@ def _show_context(complaint: Complaint, form=None, error=None) -> dict:
 @roles_required(DISPATCHER)
 def show(complaint_id: int):
     """Desk and supervisors: the complaint, the earlier ones it repeats, its answer and history."""
-    complaint = _complaint_or_404(complaint_id)
+    complaint = _complaint_or_404(complaint_id, for_page=True)
     return render_page_or_fragment("complaints/page.html", "complaints/_close.html", "complaint-close",
                                    **_show_context(complaint))
 

@@ -17,7 +17,7 @@ from ...models.users import DISPATCHER, REVIEWER, SUPERVISOR
 from ...security import form_csrf, roles_required
 from ...services.periods import PeriodError, iso_week, shift_week
 from ...templating import render_page_or_fragment
-from ..claims.forms import APPRAISAL_LABELS
+from ...labels import APPRAISAL_LABELS
 from . import bp, operations as ops
 from .forms import AcknowledgeForm
 
