@@ -48,6 +48,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "dispatch.jobs": frozenset({DISPATCHER, REVIEWER}),
     "dispatch.job_detail": frozenset({TECHNICIAN, DISPATCHER, REVIEWER}),
     "dispatch.assign": frozenset({DISPATCHER}),
+    "dispatch.assign_form": frozenset({DISPATCHER}),
     "dispatch.transition": frozenset({TECHNICIAN, DISPATCHER}),
     "dispatch.my_jobs": frozenset({TECHNICIAN}),
     "dispatch.escalations": frozenset({SUPERVISOR}),
@@ -254,6 +255,9 @@ CALLS: list[Call] = [
     Call("dispatch.jobs", "GET", _const("/jobs"), _const("jobs-table")),
     Call("dispatch.job_detail", "GET", lambda w, s: f"/jobs/{w.job(s).id}", _const("job-panel"),
          job_scoped=True),
+    # The assign form a board or queue card loads on demand (issue 7); page requests go to the job page.
+    Call("dispatch.assign_form", "GET", lambda w, s: f"/jobs/{w.job(s).id}/assign-form",
+         lambda w, s: f"assign-open-{w.job(s).id}", job_scoped=True),
     Call("dispatch.assign", "POST", lambda w, s: f"/jobs/{w.job(s).id}/assign",
          lambda w, s: f"job-card-{w.job(s).id}",
          data=lambda w, s: {"technician_id": str(w.tech_a.id if s == "other" else w.tech_b.id),

@@ -5,6 +5,7 @@ screen with thumb-sized targets and labelled fields.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -179,6 +180,56 @@ def test_request_to_resolution(live_app, live_server, new_page, zh_catalog):
     assert not still_english, f"English left on the Chinese job page: {still_english}"
     expect(desk.get_by_role("button", name="English")).to_be_visible()
     assert_no_browser_problems(desk)
+
+
+# --- assigning from the queue and the board (issue 7) ----------------------------------------
+
+
+def test_queue_and_board_cards_load_the_assign_form_when_tapped(live_app, live_server, new_page):
+    """The cards carry no technician list: tapping Assign loads the form in the card's place,
+    assigning swaps only the card, and all of it fits a 360 px phone."""
+    _people(live_app)
+    with live_app.app_context():
+        job = Factory().job(priority="urgent", created_ago=timedelta(hours=5))  # due: on today's board
+        job_id, reference, region_id = job.id, job.reference, job.region_id
+        db.session.remove()
+
+    page = new_page("phone")
+    page.set_viewport_size({"width": 360, "height": 780})
+    sign_in(page, DISPATCHER["username"], PASSWORD)
+    problems: list[str] = []
+
+    page.goto("/dispatch/queue")
+    card = page.locator(f"#job-card-{job_id}")
+    expect(card).to_contain_text(reference)
+    expect(page.locator("main select[name=technician_id]")).to_have_count(0)
+    problems += _layout_problems(page, "queue")
+    _mark_window(page)
+    card.get_by_role("link", name=f"Assign {reference}").tap()
+    technician_select = card.get_by_label("Technician", exact=True)
+    expect(technician_select).to_be_focused()
+    options = technician_select.locator("option").all_inner_texts()
+    assert TECHNICIAN["display_name"] in options and "Zhao Min" not in options, options
+    shot(page, "360-queue-assign-open")
+    problems += _layout_problems(page, "queue, assign form open")
+    technician_select.select_option(label=TECHNICIAN["display_name"])
+    card.get_by_role("button", name="Assign", exact=True).tap()
+    expect(card).to_contain_text(f"Assigned to {TECHNICIAN['display_name']}.")
+    expect(card.get_by_role("link", name=f"Reassign {reference}")).to_be_visible()
+    _assert_not_reloaded(page, "assign from the queue")
+    shot(page, "360-queue-assigned")
+
+    page.goto(f"/dispatch/board?region={region_id}")
+    card = page.locator(f"#job-card-{job_id}")
+    expect(page.locator("section.column", has=card)).to_contain_text(TECHNICIAN["display_name"])
+    expect(page.locator("main select[name=technician_id]")).to_have_count(0)
+    card.get_by_role("link", name=f"Reassign {reference}").tap()
+    expect(card.get_by_label("Reassign to", exact=True)).to_be_focused()
+    shot(page, "360-board-reassign-open")
+    problems += _layout_problems(page, "board, reassign form open")
+
+    assert not problems, "\n".join(problems)
+    assert_no_browser_problems(page)
 
 
 # --- phone layout ----------------------------------------------------------------------------

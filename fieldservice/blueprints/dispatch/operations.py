@@ -222,17 +222,16 @@ def transition_job(job: Job, action: str, actor: User, request_key: str | None,
     return TransitionResult(job, applied=True)
 
 
-def open_escalations() -> list[Escalation]:
-    """Escalations waiting for a supervisor's decision, oldest first (policy 3.1)."""
-    return list(
-        db.session.scalars(
-            select(Escalation)
-            .where(Escalation.decided_dt.is_(None))
-            .options(joinedload(Escalation.job).joinedload(Job.customer),
-                     joinedload(Escalation.raised_by))
-            .order_by(Escalation.raised_dt)
-        )
+def open_escalations(page: int = 1, per_page: int = 25):
+    """One page of the escalations waiting for a supervisor's decision, oldest first (policy 3.1)."""
+    stmt = (
+        select(Escalation)
+        .where(Escalation.decided_dt.is_(None))
+        .options(joinedload(Escalation.job).joinedload(Job.customer),
+                 joinedload(Escalation.raised_by))
+        .order_by(Escalation.raised_dt, Escalation.id)
     )
+    return paginate(stmt, page, per_page)
 
 
 def decide_escalation(escalation: Escalation, actor: User, decision: str,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -50,32 +51,37 @@ def _technician_choices(technicians: list[User]) -> list[SelectChoice]:
     return [SelectChoice(0, gettext("Choose a technician"))] + [SelectChoice(t.id, t.display_name) for t in technicians]
 
 
-def _assign_form(job: Job, technicians: list[User] | None = None,
-                 choices: list[SelectChoice] | None = None) -> AssignForm:
-    """The assign form of one job; a page with many cards passes one `choices` list for all
-    (issue 7: the board built 50 choices per card)."""
+def _assign_form(job: Job) -> AssignForm:
+    """The assign form of one job, offering the active technicians of the job's region."""
     form = AssignForm(meta={"csrf": False}, formdata=None)
-    form.technician_id.choices = choices if choices is not None else _technician_choices(technicians or [])
+    form.technician_id.choices = _technician_choices(ops.technicians_for_region(job.region_id))
     form.technician_id.data = job.technician_id or 0
     form.version.data = job.version
     return form
 
 
-BOARD_ASSIGNABLE = ("new", "assigned", "en_route")  # as _board_columns.html shows the form
+def _card_context(job: Job, *, with_assign_form: bool = False, **extra) -> dict:
+    """What a job card or the job panel shows.
 
-
-def _card_context(job: Job, **extra) -> dict:
-    # Only dispatchers (and supervisors) see the assign form: a technician's My jobs does not
-    # query the region's technicians once per card (issue 7).
+    The assign form (with the region's technicians) is built only when `with_assign_form` and
+    the user may assign the job now: the job page, and a card answering a failed assignment so
+    the dispatcher can retry in place. Cards on the board and queue load it on demand
+    (dispatch.assign_form; issue 7: ~200 cards x 50 technicians made the board 538 KB).
+    """
+    actions = allowed_actions(job.status, current_user.role)
     assign_form = None
-    if current_user.has_role(DISPATCHER):
-        assign_form = _assign_form(job, ops.technicians_for_region(job.region_id))
-    return {
-        "job": job,
-        "assign_form": assign_form,
-        "actions": allowed_actions(job.status, current_user.role),
-        **extra,
-    }
+    if with_assign_form and current_user.has_role(DISPATCHER) and "assign" in actions:
+        assign_form = _assign_form(job)
+    return {"job": job, "assign_form": assign_form, "actions": actions, **extra}
+
+
+def _page_of_htmx_request() -> str:
+    """The path and query of the page an htmx request came from (HX-Current-URL), if it is on
+    this site, else "": the `next` of a form loaded into that page."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.netloc and current.netloc != request.host:
+        return ""
+    return local_url(current.path + (f"?{current.query}" if current.query else ""), "")
 
 
 def _redirect_next(default: str):
@@ -179,15 +185,10 @@ def queue():
         request_type = None
     page = ops.unassigned_jobs(region_id, request_type, page=_int_arg("page") or 1,
                                per_page=current_app.config["PAGE_SIZE"])
-    choices_by_region: dict[int, list[SelectChoice]] = {}
-    for job in page.items:
-        if job.region_id not in choices_by_region:
-            choices_by_region[job.region_id] = _technician_choices(ops.technicians_for_region(job.region_id))
-    forms = {job.id: _assign_form(job, choices=choices_by_region[job.region_id]) for job in page.items}
+    # Each card's assign form is loaded when opened (dispatch.assign_form), not built here.
     return render_page_or_fragment(
         "dispatch/queue.html", "dispatch/_queue_results.html", "queue-results",
-        page=page, forms=forms, regions=_regions(), region_id=region_id,
-        request_type=request_type,
+        page=page, regions=_regions(), region_id=region_id, request_type=request_type,
     )
 
 
@@ -204,16 +205,11 @@ def board():
     technicians = ops.technicians_for_region(region_id) if region_id else []
     start, end = _local_day_bounds(day)
     grouped = ops.board_jobs(region_id, start, end, include_overdue=day == _today()) if region_id else {}
-    # Forms only for the cards that show one (_board_columns.html), all sharing one choices list.
-    choices = _technician_choices(technicians)
-    forms = {
-        job.id: _assign_form(job, choices=choices)
-        for jobs in grouped.values() for job in jobs if job.status in BOARD_ASSIGNABLE
-    }
+    # The technicians are the columns; each card's assign form is loaded when opened
+    # (dispatch.assign_form), not built here.
     return render_page_or_fragment(
         "dispatch/board.html", "dispatch/_board_columns.html", "board-columns",
-        regions=regions, region_id=region_id, day=day, technicians=technicians,
-        grouped=grouped, forms=forms,
+        regions=regions, region_id=region_id, day=day, technicians=technicians, grouped=grouped,
         previous_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
     )
 
@@ -249,8 +245,32 @@ def job_detail(job_id: int):
     A technician sees only jobs assigned to them (others answer 404).
     """
     job = _job_or_404(job_id)
-    context = _card_context(job, events=history("job", job.id), transition_form=TransitionForm(meta={"csrf": False}))
+    context = _card_context(job, with_assign_form=True, events=history("job", job.id),
+                            transition_form=TransitionForm(meta={"csrf": False}))
     return render_page_or_fragment("dispatch/job.html", "dispatch/_job_panel.html", "job-panel", **context)
+
+
+@bp.get("/jobs/<int:job_id>/assign-form")
+@roles_required(DISPATCHER)
+def assign_form(job_id: int):
+    """Dispatcher: the assign form of one card on the board or queue, loaded when they open it.
+
+    Only the htmx request of the card's Assign control (target assign-open-<id>) gets the
+    fragment; any other request goes to the job page, which has the same form. A job that can
+    no longer be assigned answers 409 with its card as it is now, swapped in place of the card.
+    """
+    job = _job_or_404(job_id)
+    vary = {"Vary": "HX-Request, HX-Target"}
+    if request.headers.get("HX-Request") != "true" or request.headers.get("HX-Target") != f"assign-open-{job.id}":
+        return redirect(url_for("dispatch.job_detail", job_id=job.id), code=303), vary
+    context = _card_context(job, with_assign_form=True)
+    if context["assign_form"] is None:
+        context["error"] = gettext("This job is now %(status)s: it can no longer be assigned.",
+                                   status=STATUS_LABELS.get(job.status, job.status))
+        return render_template("dispatch/_job_card.html", **context), 409, {
+            **vary, "HX-Retarget": f"#job-card-{job.id}", "HX-Reswap": "outerHTML"}
+    return render_template("dispatch/_assign_form.html", **context, next_url=_page_of_htmx_request(),
+                           autofocus=True), vary
 
 
 @bp.post("/jobs/<int:job_id>/assign")
@@ -305,7 +325,10 @@ def _after_change(job: Job, error: str | None, status: int, success: str):
     """Answer a change: the card or panel the htmx request targets, else a redirect."""
     target = request.headers.get("HX-Target") or ""
     if request.headers.get("HX-Request") == "true" and target:
-        context = _card_context(job, error=error, message=None if error else success,
+        # The job panel always has the assign form; a card only after a failed assignment (to
+        # retry in place with the job's current version), else its Assign control loads it.
+        context = _card_context(job, with_assign_form=target == "job-panel" or bool(error), error=error,
+                                message=None if error else success,
                                 transition_form=TransitionForm(meta={"csrf": False}))
         if target == "job-panel":
             context["events"] = history("job", job.id)
@@ -373,11 +396,19 @@ def my_jobs():
 # --- escalations (policy 3.1) ------------------------------------------------------------
 
 
+def _escalations_page(number: int):
+    return ops.open_escalations(page=number, per_page=current_app.config["PAGE_SIZE"])
+
+
 @bp.get("/escalations")
 @roles_required(SUPERVISOR)
 def escalations():
-    """Supervisor: escalated jobs waiting for a decision, oldest first."""
-    return render_template("dispatch/escalations.html", escalations=ops.open_escalations(),
+    """Supervisor: escalated jobs waiting for a decision, oldest first, a page at a time."""
+    page = _escalations_page(_int_arg("page") or 1)
+    if not page.items and page.page > 1:
+        # Past the end, e.g. after deciding the last one of the last page: its last page.
+        return redirect(url_for("dispatch.escalations", page=page.pages if page.pages > 1 else None), code=303)
+    return render_template("dispatch/escalations.html", page=page, escalations=page.items,
                            form=DecisionForm(meta={"csrf": False}))
 
 
@@ -388,17 +419,25 @@ def decide(escalation_id: int):
     """Supervisor: record what was decided; the job goes back to where it stood."""
     escalation = db.get_or_404(Escalation, escalation_id)
     form = DecisionForm()
+    # The page of the list the decision was made on: back there after it, or with its error.
+    number = int(request.form["page"]) if request.form.get("page", "").isdigit() else 1
     if form.validate_on_submit():
         try:
             ops.decide_escalation(escalation, current_user, form.decision.data, form.request_key.data or None)
             db.session.commit()
             flash(gettext("Decision recorded for %(ref)s.", ref=escalation.job.reference), "success")
-            return redirect(url_for("dispatch.escalations"), code=303)
+            return redirect(url_for("dispatch.escalations", page=number if number > 1 else None), code=303)
         except (TransitionError, ops.JobConflict) as refused:
             db.session.rollback()
             form.decision.errors = [*form.decision.errors, str(refused) if isinstance(refused, TransitionError)
                                     else gettext("The job changed meanwhile. Reload and try again.")]
     if form.csrf_token.errors:
         form.form_errors.append(gettext("The form had expired. Your text is kept: submit it again."))
-    return render_template("dispatch/escalations.html", escalations=ops.open_escalations(),
+    page = _escalations_page(number)
+    shown = list(page.items)
+    if escalation not in shown:
+        # The list moved meanwhile (or it was decided by someone else): keep the user's text
+        # and the message next to the escalation they answered, on top.
+        shown.insert(0, escalation)
+    return render_template("dispatch/escalations.html", page=page, escalations=shown,
                            form=form, failed_id=escalation_id), 422
