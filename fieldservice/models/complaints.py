@@ -45,8 +45,12 @@ class Complaint(db.Model):
         Index("ix_complaints_status_logged", "status", "logged_dt"),
         Index("ix_complaints_escalated_open", "escalated", "status"),
         Index("ix_complaints_technician_logged", "technician_id", "logged_dt"),
-        # Migration 0006: weekly_summary's complaints of the week, performance_candidates' quarter.
-        Index("ix_complaints_logged", "logged_dt"),
+        # Migration 0006: weekly_summary's complaints of the week, performance_candidates' quarter;
+        # with job_id since 0009: performance's 5.1 count joins them to jobs from the index alone.
+        Index("ix_complaints_logged", "logged_dt", "job_id"),
+        # Migration 0009: performance's 4.1-4.3 count, the quarter's complaints of a category with
+        # everything the count reads (index-only scan).
+        Index("ix_complaints_category_logged", "category", "logged_dt", "technician_id", "job_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -63,6 +63,9 @@ class Job(db.Model):
         # statistics.fault_counts / week_fault_counts and the ledger's count: ledger rows joined
         # to their job's region and product, read from this index alone (index-only scan).
         Index("ix_jobs_region_product", "id", "region_id", "product_id"),
+        # Migration 0009: claims.waiting_for_claimant_count (a technician's badge) and performance's
+        # 5.1 count read a technician's job ids from this index alone (index-only scan).
+        Index("ix_jobs_technician_id_id", "technician_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

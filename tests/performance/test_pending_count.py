@@ -164,7 +164,9 @@ def test_the_count_is_a_few_statements_whatever_the_data(busy_quarter):
         ops.pending_candidates_count(Q3, AFTER_Q3)
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
-    assert len(statements) == 4  # one per rule: complaints, losses, suggestions, a clean quarter
+    # One per rule (complaints, losses, suggestions, a clean quarter), and for 5.1 a second one
+    # because some technicians (clean, ...) are named by no complaint of Q3.
+    assert len(statements) == 5
 
 
 @pytest.mark.parametrize("app_config", [{"TIMEZONE": "Asia/Shanghai"}])
@@ -176,3 +178,36 @@ def test_quarter_edges_in_the_centres_zone(make, desk, tech, app_config):
     complaint(make.job("resolved", technician=b), "poor_communication", last_second + timedelta(seconds=1))
     assert_count_is_the_candidates(2)  # Q3: a's 4.2 and b's 5.1
     assert ops.pending_candidates_count("2026-Q4", MOMENTS[-1]) == 2  # Q4: b's 4.2 and a's 5.1
+
+
+def test_held_only_as_the_inspector_of_a_delivery_takes_away_the_5_1(make, tech):
+    """A 4.3 complaint naming nobody is held against the delivery's inspector: their quarter is
+    not clean, though no complaint names them nor is on a job of theirs; the job's technician's
+    neither (on a job of theirs)."""
+    driver, inspector, bystander = tech(display_name="driver"), tech(display_name="inspector"), tech()
+    delivery = make.job("resolved", technician=driver, request_type="delivery_inspection")
+    inspection("site_delivery", inspector, "passed", IN_Q3 - timedelta(days=2), job=delivery)
+    complaint(delivery, "inspection_negligence", IN_Q3)
+    candidates = ops.performance_candidates(Q3, AFTER_Q3)
+    assert {(c.clause, c.technician.id) for c in candidates} == {("4.3", inspector.id), ("5.1", bystander.id)}
+    assert_count_is_the_candidates(2)
+
+
+def test_a_quarter_where_every_technician_is_named_counts_no_5_1_in_four_statements(make, tech):
+    """The usual busy quarter: each technician named by some complaint, so the 5.1 count stops
+    after its first statement."""
+    first, second = tech(), tech()
+    for technician in (first, second):
+        complaint(make.job("resolved", technician=technician), "behaviour", IN_Q3, technician=technician)
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert ops.pending_candidates_count(Q3, AFTER_Q3) == 0
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(statements) == 4
+    assert_count_is_the_candidates(0)

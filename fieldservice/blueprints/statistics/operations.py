@@ -406,7 +406,7 @@ def acknowledge_flag(flag: QualityFlag, actor: User, note: str, now: datetime | 
 def open_quality_flags_count() -> int:
     """How many quality flags wait for a supervisor's acknowledgement (policy 2.4)."""
     return db.session.scalar(
-        select(func.count(QualityFlag.id)).where(QualityFlag.acknowledged_dt.is_(None))
+        select(func.count()).select_from(QualityFlag).where(QualityFlag.acknowledged_dt.is_(None))
     ) or 0
 
 
