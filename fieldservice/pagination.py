@@ -93,13 +93,19 @@ class CappedPagination:
         return iter(self.items)
 
 
-def paginate(stmt: Select, page: int, per_page: int, count_cap: int | None = None) -> CappedPagination:
+def paginate(stmt: Select, page: int, per_page: int, count_cap: int | None = None, *,
+             count_in_order: bool = False) -> CappedPagination:
     """One page of the ORM select `stmt` (ordered), counting at most `count_cap` + 1 rows.
 
     `count_cap` defaults to the LIST_COUNT_CAP setting. A page number below 1 means page 1; a
     page past the last answers an empty page (as db.paginate(error_out=False) did), however big.
     Runs exactly two statements: the page's rows (one more than a page, to know whether a next
     page exists) and ``SELECT count(*) FROM (stmt without ORDER BY LIMIT cap+1)``.
+
+    `count_in_order` keeps the ORDER BY in the count: it then reads the first cap+1 rows the
+    way the page does (same total). For a list whose matches lie at its start but far along
+    the join key's order, e.g. the ledger's recent period filtered by region: unordered,
+    PostgreSQL assumes matches spread evenly and may merge-join along job ids (issue 7).
     """
     if count_cap is None:
         count_cap = current_app.config.get("LIST_COUNT_CAP", DEFAULT_COUNT_CAP)
@@ -112,7 +118,10 @@ def paginate(stmt: Select, page: int, per_page: int, count_cap: int | None = Non
     has_next = len(rows) > per_page
     items = rows[:per_page]
 
-    bounded = stmt.options(lazyload("*")).order_by(None).limit(count_cap + 1).subquery()
+    counted_rows = stmt.options(lazyload("*"))
+    if not count_in_order:
+        counted_rows = counted_rows.order_by(None)
+    bounded = counted_rows.limit(count_cap + 1).subquery()
     counted = db.session.execute(select(func.count()).select_from(bounded)).scalar_one()
 
     if items and not has_next:

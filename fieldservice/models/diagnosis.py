@@ -61,8 +61,9 @@ class Diagnosis(db.Model):
         UniqueConstraint("job_id", "version", name="uq_diagnoses_job_version"),
         # Migration 0006 (replaces (status, submitted_dt)): the ledger's rows newest first
         # (ledger_query's ORDER BY submitted_dt, id), the statistics' period of ledger rows, and
-        # their job ids, so counts and the join to jobs read this index alone.
-        Index("ix_diagnoses_ledger", "status", "submitted_dt", "id", "job_id"),
+        # their job ids, so counts and the join to jobs read this index alone. Migration 0010
+        # adds fault_category_id: the ledger's capped count by fault (group) reads it alone too.
+        Index("ix_diagnoses_ledger", "status", "submitted_dt", "id", "job_id", "fault_category_id"),
         Index("ix_diagnoses_technician_submitted", "technician_id", "submitted_dt"),
         Index("ix_diagnoses_category_submitted", "fault_category_id", "submitted_dt"),
     )

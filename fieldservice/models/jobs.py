@@ -66,11 +66,14 @@ class Job(db.Model):
         # Migration 0009: claims.waiting_for_claimant_count (a technician's badge) and performance's
         # 5.1 count read a technician's job ids from this index alone (index-only scan).
         Index("ix_jobs_technician_id_id", "technician_id", "id"),
+        # Migration 0010 (replaces 0001's (product_id)): the ledger's count by product model goes
+        # from the model's products to their job ids in this index alone.
+        Index("ix_jobs_product_id", "product_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))  # ix_jobs_product_id
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     request_type: Mapped[str] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(16))

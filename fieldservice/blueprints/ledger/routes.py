@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, request
 from flask_babel import get_locale, gettext
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ...extensions import db
 from ...labels import OUTCOME_LABELS
@@ -33,6 +34,7 @@ def _filter_choices() -> dict:
     regions = list(db.session.scalars(select(Region).order_by(Region.name)))
     groups = list(db.session.scalars(
         select(FaultCategory).where(FaultCategory.parent_id.is_(None))
+        .options(selectinload(FaultCategory.children))
         .order_by(FaultCategory.position, FaultCategory.id)
     ))
     return {"technicians": technicians, "regions": regions, "fault_groups": groups}
