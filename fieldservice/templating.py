@@ -5,47 +5,151 @@ import hashlib
 import os
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
+from babel import Locale
+from babel.dates import get_date_format, get_datetime_format, get_time_format, parse_pattern
 from flask import Flask, current_app, render_template, request, url_for
-from flask_babel import format_datetime, get_locale, gettext, ngettext
+from flask_babel import format_datetime, get_locale, get_timezone, get_translations
+from markupsafe import Markup
 from werkzeug.security import safe_join
 
 from . import labels
 from .models.types import utcnow
-from .services.deadlines import deadline_state, split_duration
+from .services.deadlines import MISSED, OVERDUE, WARNING, deadline_state, split_duration
 
 
 def local_dt(value: datetime | None, fmt: str = "short") -> str:
     """A stored UTC time in the service centre's zone and the user's language."""
     if value is None:
         return ""
-    return format_datetime(value, fmt)
+    locale = get_locale()
+    if locale is None:  # outside a request: Babel's defaults
+        return format_datetime(value, fmt)
+    return _format_local(value, fmt, locale, get_timezone())
+
+
+# Babel's format_datetime looks the locale's patterns up again on every call, a third of a job
+# card's deadline (issue 7). The patterns of a locale never change: kept per (locale, format).
+_PREDEFINED = ("full", "long", "medium", "short")
+_patterns: dict[tuple[Locale, str], tuple] = {}
+
+
+def _datetime_patterns(locale: Locale, fmt: str) -> tuple:
+    """(how date and time combine or None, time-or-whole pattern, date pattern) as Babel uses them."""
+    key = (locale, fmt)
+    found = _patterns.get(key)
+    if found is None:
+        if fmt in _PREDEFINED:
+            found = (get_datetime_format(fmt, locale).replace("'", ""),
+                     parse_pattern(get_time_format(fmt, locale)), parse_pattern(get_date_format(fmt, locale)))
+        else:
+            found = (None, parse_pattern(fmt), None)
+        _patterns[key] = found
+    return found
+
+
+def _format_local(value: datetime, fmt: str, locale: Locale, zone) -> str:
+    """babel.dates.format_datetime(value, fmt, tzinfo=zone, locale=locale), with cached patterns."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    value = value.astimezone(zone)
+    if hasattr(zone, "normalize"):  # pytz, as Flask-Babel's zones are
+        value = zone.normalize(value)
+    combined, pattern, date_pattern = _datetime_patterns(locale, fmt)
+    if combined is None:
+        return pattern.apply(value, locale)
+    day = value.date()
+    return (combined.replace("{0}", pattern.apply(value.timetz(), locale, reference_date=day))
+            .replace("{1}", date_pattern.apply(day, locale)))
+
+
+def _time_left(seconds: int, translations) -> str:
+    days, hours, minutes = split_duration(seconds)
+    if days:
+        amount = translations.ugettext("%(d)s d %(h)s h") % {"d": days, "h": hours}
+    elif hours:
+        amount = translations.ugettext("%(h)s h %(m)s min") % {"h": hours, "m": minutes}
+    else:
+        amount = translations.ungettext("%(num)s min", "%(num)s min", minutes) % {"num": minutes}
+    if seconds < 0:
+        return translations.ugettext("%(amount)s overdue") % {"amount": amount}
+    return translations.ugettext("%(amount)s left") % {"amount": amount}
 
 
 def time_left(seconds: int) -> str:
     """'2 h 5 min left' or '1 d 3 h overdue', short enough for a phone."""
-    days, hours, minutes = split_duration(seconds)
-    if days:
-        amount = gettext("%(d)s d %(h)s h", d=days, h=hours)
-    elif hours:
-        amount = gettext("%(h)s h %(m)s min", h=hours, m=minutes)
-    else:
-        amount = ngettext("%(num)s min", "%(num)s min", minutes)
-    if seconds < 0:
-        return gettext("%(amount)s overdue", amount=amount)
-    return gettext("%(amount)s left", amount=amount)
+    return _time_left(seconds, get_translations())
 
 
-def job_deadline(job):
-    """The deadline state of a job right now."""
-    return deadline_state(
-        job.created_dt,
-        job.arrival_deadline_dt,
-        utcnow(),
-        current_app.config["DEADLINE_WARNING_FRACTION"],
-        checked_in_dt=job.checked_in_dt,
-    )
+class TranslatedLabels(dict):
+    """A labels.* mapping in the request's language for a page of cards: each label is translated
+    once, when first used, instead of at every use (rendered markup-safe, as its lazy string is)."""
+
+    def __init__(self, mapping) -> None:
+        super().__init__()
+        self._mapping = mapping
+
+    def __missing__(self, key: str) -> str:
+        text = self[key] = Markup(str(self._mapping[key]))
+        return text
+
+
+class JobDeadline:
+    """A job against its arrival deadline, as its card shows it: the state (ok, warning, overdue,
+    met, missed), the seconds left, the deadline in local time and the words after it."""
+
+    __slots__ = ("_of", "_job", "state", "seconds_left")
+
+    def __init__(self, of: "JobDeadlines", job, state) -> None:
+        self._of, self._job = of, job
+        self.state, self.seconds_left = state.state, state.seconds_left
+
+    @property
+    def is_alert(self) -> bool:
+        return self.state in (WARNING, OVERDUE, MISSED)
+
+    @property
+    def local_time(self) -> str:
+        return self._of.local_time(self._job.arrival_deadline_dt)
+
+    @property
+    def label(self) -> str:
+        """On time / Due soon / Overdue / Met / Missed."""
+        return self._of.labels[self.state]
+
+    @property
+    def time_left(self) -> str:
+        return _time_left(self.seconds_left, self._of.translations)
+
+
+class JobDeadlines:
+    """The deadlines of the jobs of one page (issue 7: the board shows ~340 cards). The clock,
+    the warning fraction, the user's language and zone are read once, not once per job, so
+    every card of a page is judged at the same moment."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or utcnow()
+        self.warning_fraction = current_app.config["DEADLINE_WARNING_FRACTION"]
+        self.locale = get_locale()
+        self.zone = get_timezone()
+        self.translations = get_translations()
+        self.labels = TranslatedLabels(labels.DEADLINE_LABELS)
+
+    def __call__(self, job) -> JobDeadline:
+        state = deadline_state(job.created_dt, job.arrival_deadline_dt, self.now, self.warning_fraction,
+                               checked_in_dt=job.checked_in_dt)
+        return JobDeadline(self, job, state)
+
+    def local_time(self, value: datetime) -> str:
+        if self.locale is None:
+            return local_dt(value)
+        return _format_local(value, "short", self.locale, self.zone)
+
+
+def job_deadline(job) -> JobDeadline:
+    """The deadline state of a job right now (for many jobs, make one JobDeadlines per page)."""
+    return JobDeadlines()(job)
 
 
 def render_page_or_fragment(page: str, fragment: str, target: str, /, **context) -> str:
@@ -160,6 +264,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["time_left"] = time_left
     app.jinja_env.globals.update(
         job_deadline=job_deadline,
+        job_deadlines=JobDeadlines,
+        translated_labels=TranslatedLabels,
         get_locale=get_locale,
         new_request_key=lambda: uuid.uuid4().hex,
         labels=labels,

@@ -72,7 +72,8 @@ def test_report_is_in_the_customers_language_whatever_the_viewer_reads(login, vi
     assert 'lang="zh-CN"' in page
     # The page around it stays in the viewer's language.
     assert '<html lang="en">' in page and "Back to the job" in page and ">Print<" in page
-    assert "css/print.css" in page and "js/print.js" in page
+    # The print stylesheet and script (their minified builds: make assets).
+    assert "css/print.min.css?v=" in page and "js/print.min.js?v=" in page
 
 
 def test_english_customer_gets_an_english_report_even_for_a_chinese_viewer(login, make, compiled_catalogue):
