@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from fieldservice.blueprints.ledger.operations import LedgerFilters, fault_category_ids, ledger_page
 from fieldservice.extensions import db
-from tests.ledger.test_ledger import T0, record, refs
+from tests.ledger.test_ledger import T0, ledger_args, record, refs
 from tests.ledger.test_ledger import ledger  # noqa: F401  (a fixture: three rows, two regions)
 
 CAPPED = {"LIST_COUNT_CAP": 5, "PAGE_SIZE": 4}
@@ -33,13 +33,7 @@ CAPPED = {"LIST_COUNT_CAP": 5, "PAGE_SIZE": 4}
     ({"fault": "999999"}, set()),  # no such fault
 ])
 def test_filters_together_list_only_the_rows_every_filter_lets_through(login, make, ledger, args, expected):
-    args = dict(args)
-    if "technician" in args:
-        args["technician"] = str(ledger[args["technician"]].id)
-    if "region" in args:
-        args["region"] = str(make.region(args["region"]).id)
-    if args.get("fault") in ledger["faults"]:
-        args["fault"] = str(ledger["faults"][args["fault"]].id)
+    args = ledger_args(args, make, ledger)
     page = login("dispatcher").get("/ledger", query_string=args).get_data(as_text=True)
     assert refs(page, ledger) == expected
     assert f">{len(expected)} service record" in page  # the count shown agrees
