@@ -52,7 +52,6 @@ ACTION_LABELS = {
 ACTION_BUTTONS = {
     "start_travel": _l("Start travel"),
     "check_in": _l("Arrived — check in"),
-    "resolve": _l("Resolved"),
     "escalate": _l("Escalate"),
     "close": _l("Close job"),
     "cancel": _l("Cancel job"),

@@ -31,6 +31,9 @@ class Move:
     to_state: str | None  # None: decided at run time (escalation decision resumes)
     roles: tuple[str, ...]
     needs_reason: bool = False
+    # Happens only by submitting the job's diagnosis or inspection record, never by a bare button:
+    # every service is recorded in the service ledger (policy 3.10).
+    by_record: bool = False
 
 
 MOVES: dict[str, Move] = {
@@ -39,7 +42,7 @@ MOVES: dict[str, Move] = {
         Move("assign", (NEW, ASSIGNED, EN_ROUTE), ASSIGNED, (DISPATCHER,)),
         Move("start_travel", (ASSIGNED,), EN_ROUTE, (TECHNICIAN,)),
         Move("check_in", (EN_ROUTE,), ON_SITE, (TECHNICIAN,)),
-        Move("resolve", (ON_SITE,), RESOLVED, (TECHNICIAN,)),
+        Move("resolve", (ON_SITE,), RESOLVED, (TECHNICIAN,), by_record=True),
         Move("escalate", (NEW, ASSIGNED, EN_ROUTE, ON_SITE), ESCALATED, (TECHNICIAN, DISPATCHER), True),
         Move("decide", (ESCALATED,), None, (SUPERVISOR,), True),
         Move("close", (RESOLVED,), CLOSED, (DISPATCHER,)),
@@ -52,8 +55,11 @@ class TransitionError(Exception):
     """A move that is not allowed; str(error) is the message shown to the user."""
 
 
-def check_move(action: str, current_status: str, role: str) -> Move:
-    """Return the move if `role` may do `action` on a job in `current_status`, else raise."""
+def check_move(action: str, current_status: str, role: str, by_hand: bool = False) -> Move:
+    """Return the move if `role` may do `action` on a job in `current_status`, else raise.
+
+    `by_hand`: asked for directly (a lifecycle button), not by submitting a record.
+    """
     move = MOVES.get(action)
     if move is None:
         raise TransitionError(_l("Unknown action."))
@@ -63,6 +69,9 @@ def check_move(action: str, current_status: str, role: str) -> Move:
         raise TransitionError(
             _l("This cannot be done while the job is %(status)s.", status=_status_label(current_status))
         )
+    if by_hand and move.by_record:
+        raise TransitionError(_l("Submit the job's diagnosis or inspection record: that resolves the job "
+                                 "and puts the service in the ledger."))
     return move
 
 
@@ -73,9 +82,9 @@ def _status_label(status: str):
 
 
 def allowed_actions(current_status: str, role: str) -> list[str]:
-    """The moves a user with `role` could make on a job in `current_status`."""
+    """The moves a user with `role` could make by hand on a job in `current_status`."""
     return [
         m.action
         for m in MOVES.values()
-        if current_status in m.from_states and (role == SUPERVISOR or role in m.roles)
+        if current_status in m.from_states and (role == SUPERVISOR or role in m.roles) and not m.by_record
     ]

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from fieldservice.blueprints.dispatch import operations as dispatch_ops
 from fieldservice.extensions import db
 from fieldservice.models import Job
 from tests.browser.conftest import assert_no_browser_problems, expect, shot, sign_in, zh
@@ -126,19 +127,23 @@ def test_request_to_resolution(live_app, live_server, new_page, zh_catalog):
     _assert_not_reloaded(phone, "check in")
     shot(phone, "my-jobs-on-site")
 
-    card.locator("summary", has_text="Resolved").tap()
-    note = card.get_by_label("What was done (optional)", exact=True)
-    expect(note).to_be_visible()
-    note.fill("Replaced the pressure sensor; ran the press for 30 minutes without error.")
-    shot(phone, "my-jobs-resolve-details")
-    card.get_by_role("button", name="Confirm: Resolved").tap()
-    expect(card).to_contain_text("Done: Resolved.")
-    expect(card.locator(".badge.status-resolved")).to_be_visible()
-    _assert_not_reloaded(phone, "resolve")
-    shot(phone, "my-jobs-resolved")
-
-    card.get_by_role("link", name=reference).tap()
-    phone.wait_for_url(re.compile(rf"/jobs/{job_id}$"))
+    # On site, the card leads to the diagnosis: submitting that record resolves the job (policy
+    # 3.10; tests/browser/test_diagnosis_flow.py fills and signs it) — there is no bare "Resolved".
+    expect(card.locator("summary", has_text="Resolved")).to_have_count(0)
+    card.get_by_role("link", name="Diagnosis", exact=True).tap()
+    phone.wait_for_url(re.compile(rf"/jobs/{job_id}/diagnosis$"))
+    expect(phone.get_by_label("Symptom, as the customer describes it", exact=True)).to_be_visible()
+    shot(phone, "diagnosis-from-my-jobs")
+    with live_app.app_context():  # what the record's submission does to the job
+        job = db.session.get(Job, job_id)
+        dispatch_ops.transition_job(job, "resolve", job.technician, None,
+                                    reason="Replaced the pressure sensor; ran the press for 30 minutes without error.")
+        db.session.commit()
+        db.session.remove()
+    phone.goto("/my-jobs")
+    expect(phone.locator(f"#job-card-{job_id}")).to_have_count(0)  # done: off the technician's list
+    phone.goto(f"/jobs/{job_id}")
+    expect(phone.locator("#job-panel .badge.status-resolved")).to_be_visible()
     history = phone.locator(".history li")
     expected = [
         ("Request logged", DISPATCHER["display_name"]),
@@ -190,7 +195,9 @@ def test_queue_and_board_cards_load_the_assign_form_when_tapped(live_app, live_s
     assigning swaps only the card, and all of it fits a 360 px phone."""
     _people(live_app)
     with live_app.app_context():
-        job = Factory().job(priority="urgent", created_ago=timedelta(hours=5))  # due: on today's board
+        make = Factory()
+        make.user("technician", "sun.li", region="north", display_name="Sun Li")
+        job = make.job(priority="urgent", created_ago=timedelta(hours=5))  # due: on today's board
         job_id, reference, region_id = job.id, job.reference, job.region_id
         db.session.remove()
 
@@ -227,6 +234,18 @@ def test_queue_and_board_cards_load_the_assign_form_when_tapped(live_app, live_s
     expect(card.get_by_label("Reassign to", exact=True)).to_be_focused()
     shot(page, "360-board-reassign-open")
     problems += _layout_problems(page, "board, reassign form open")
+
+    # Reassigned: the card says so, then the columns reload and it stands under its new technician.
+    _mark_window(page)
+    card.get_by_label("Reassign to", exact=True).select_option(label="Sun Li")
+    card.get_by_role("button", name="Assign", exact=True).tap()
+    expect(card).to_contain_text("Assigned to Sun Li.")
+    column = page.locator("section.column", has=page.locator(f"#job-card-{job_id}"))
+    expect(column.locator("h2")).to_contain_text("Sun Li")
+    expect(column.locator("h2")).to_contain_text("1 job")
+    expect(page.locator("section.column", has_text=TECHNICIAN["display_name"]).locator(".empty")).to_be_visible()
+    _assert_not_reloaded(page, "reassign on the board")
+    shot(page, "360-board-reassigned")
 
     assert not problems, "\n".join(problems)
     assert_no_browser_problems(page)

@@ -47,8 +47,8 @@ def test_a_card_on_my_jobs_is_the_card_a_refused_step_answers_with(login, make):
 
     listed = card(page, on_site)
     assert f'href="/jobs/{on_site.id}/diagnosis"' in listed and "Call customer" in listed
-    for action in ("resolve", "escalate"):
-        assert f'hx-post="/jobs/{on_site.id}/{action}" hx-target="#job-card-{on_site.id}"' in listed
+    assert f'hx-post="/jobs/{on_site.id}/escalate" hx-target="#job-card-{on_site.id}"' in listed
+    assert f'/jobs/{on_site.id}/resolve' not in listed  # a submitted record resolves (policy 3.10)
     assert f'hx-post="/jobs/{assigned.id}/start_travel"' in card(page, assigned)
 
 
@@ -58,8 +58,9 @@ def test_request_keys_differ_on_every_form_of_the_page(login, make):
         make.job(status, technician=tech.user)
     html = tech.htmx_get("/my-jobs", "my-jobs-list").get_data(as_text=True)
     keys = re.findall(r'name="request_key" value="([0-9a-f]{32})"', html)
-    assert len(keys) == 6 and len(set(keys)) == 6  # two steps a job: its next one and escalate
-    assert html.count('name="next" value="/my-jobs?"') == 6
+    # travel and check in: the next step and escalate; on site: escalate (its record resolves it)
+    assert len(keys) == 5 and len(set(keys)) == 5
+    assert html.count('name="next" value="/my-jobs?"') == 5
 
 
 def test_a_board_card_is_the_card_answering_an_assign_control_that_came_too_late(login, make):

@@ -128,21 +128,37 @@ def test_stale_assignment_tells_who_assigned_it_to_whom(login, make):
     assert audit_actions(job.id).count("assign") == 1
 
 
-def test_technician_moves_the_job_from_travel_to_resolved_and_history_records_each_step(login, make):
+def test_technician_moves_the_job_on_site_and_history_records_each_step(login, make):
     tech = login("technician", display_name="Li Ming")
     job = make.job("assigned", technician=tech.user)
     card = f"job-card-{job.id}"
-    for action in ("start_travel", "check_in", "resolve"):
+    for action in ("start_travel", "check_in"):
         response = tech.post_form(f"/jobs/{job.id}/{action}", {"request_key": f"key-{action}"}, htmx_target=card)
         assert response.status_code == 200, response.get_data(as_text=True)
     db.session.refresh(job)
-    assert job.status == "resolved"
+    assert job.status == "on_site"
     assert job.checked_in_dt is not None and job.late is False
-    assert audit_actions(job.id) == ["created", "assign", "start_travel", "check_in", "resolve"]
+    assert audit_actions(job.id) == ["created", "assign", "start_travel", "check_in"]
     history = tech.get(f"/jobs/{job.id}").get_data(as_text=True)
-    for label in ("Started travel", "Checked in on site", "Resolved"):
+    for label in ("Started travel", "Checked in on site"):
         assert label in history
-    assert history.count("Li Ming") >= 3
+    assert history.count("Li Ming") >= 2
+
+
+def test_only_a_submitted_record_resolves_a_job_not_a_bare_button(login, make):
+    """Policy 3.10: every service is recorded in the ledger, so a technician on site resolves the job
+    by submitting its diagnosis (or inspection); a crafted or stale "resolve" POST is refused."""
+    tech = login("technician")
+    job = make.job("on_site", technician=tech.user)
+    card = tech.get("/my-jobs").get_data(as_text=True)
+    assert f'/jobs/{job.id}/resolve' not in card and f'href="/jobs/{job.id}/diagnosis"' in card
+    response = tech.post_form(f"/jobs/{job.id}/resolve", {"request_key": "k-bare", "reason": "Fixed it."},
+                              htmx_target=f"job-card-{job.id}")
+    assert response.status_code == 422
+    assert "Submit the job&#39;s diagnosis or inspection record" in response.get_data(as_text=True)
+    db.session.refresh(job)
+    assert job.status == "on_site" and job.resolution_note is None
+    assert audit_actions(job.id) == ["created", "assign", "start_travel", "check_in"]
 
 
 def test_a_repeated_transition_is_applied_once(login, make):
@@ -235,3 +251,7 @@ def test_board_shows_one_column_per_technician_of_the_region(login, make):
     later = dispatcher.get(f"/dispatch/board?region={north.id}&day={tomorrow}").get_data(as_text=True)
     assert job.reference not in later
     assert south_tech.display_name not in later
+    # After an assignment (HX-Trigger job-updated) the columns reload the same region and day, so a
+    # reassigned card moves to its new technician's column.
+    assert (f'hx-get="/dispatch/board?region={north.id}&amp;day={tomorrow}"\n'
+            '     hx-trigger="job-updated from:body delay:1s" hx-swap="outerHTML"') in later

@@ -41,3 +41,20 @@ def test_illegal_moves_are_refused_with_a_message(app, action, status, role):
 
 def test_allowed_actions_for_a_technician_on_the_way():
     assert allowed_actions("en_route", "technician") == ["check_in", "escalate"]
+
+
+def test_resolving_comes_from_a_submitted_record_not_from_a_button(app):
+    """Policy 3.10: a job on site is resolved by submitting its diagnosis or inspection, so the
+    service is in the ledger; the lifecycle buttons do not offer it and refuse it when asked."""
+    assert allowed_actions("on_site", "technician") == ["escalate"]
+    assert "resolve" not in allowed_actions("on_site", "supervisor")
+    assert check_move("resolve", "on_site", "technician").to_state == "resolved"  # by the record
+    for role in ("technician", "supervisor"):
+        with pytest.raises(TransitionError) as refused:
+            check_move("resolve", "on_site", role, by_hand=True)
+        with app.test_request_context(headers={"Accept-Language": "en"}):
+            assert "diagnosis or inspection record" in str(refused.value)
+    with pytest.raises(TransitionError) as refused:  # the state is judged first
+        check_move("resolve", "en_route", "technician", by_hand=True)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert "while the job is" in str(refused.value)

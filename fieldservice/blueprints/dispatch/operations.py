@@ -178,16 +178,18 @@ def _flush_or_conflict(job: Job) -> None:
 
 
 def transition_job(job: Job, action: str, actor: User, request_key: str | None,
-                   reason: str | None = None, now: datetime | None = None) -> TransitionResult:
+                   reason: str | None = None, now: datetime | None = None,
+                   by_hand: bool = False) -> TransitionResult:
     """Move a job one step (start travel, check in, resolve, escalate, close, cancel).
 
     A request key seen before means the same tap arrived twice: nothing happens again.
-    Checking in after the arrival deadline marks the job late (policy 4.1).
+    Checking in after the arrival deadline marks the job late (policy 4.1). `by_hand`: a
+    lifecycle button asked for it; resolving then is refused (only a submitted record resolves).
     """
     now = now or utcnow()
     if key_already_used(request_key):
         return TransitionResult(job, applied=False)
-    move = check_move(action, job.status, actor.role)
+    move = check_move(action, job.status, actor.role, by_hand=by_hand)
     if actor.role == TECHNICIAN and job.technician_id != actor.id:
         raise TransitionError(_l("This job is not assigned to you."))
     reason = (reason or "").strip() or None

@@ -357,7 +357,7 @@ def transition(job_id: int, action: str):
     else:
         try:
             result = ops.transition_job(job, action, current_user, form.request_key.data or None,
-                                        reason=form.reason.data)
+                                        reason=form.reason.data, by_hand=True)
             db.session.commit()
             job = result.job
         except ops.JobConflict as conflict:
