@@ -1,6 +1,8 @@
 """Human names of the codes stored in the database, in the user's language (POLICY glossary)."""
 from flask_babel import lazy_gettext as _l
 
+from .models.inspections import CHECK, PER_LINE, PER_SHIPMENT, QUANTITY
+
 ROLE_LABELS = {
     "technician": _l("Field technician"),
     "dispatcher": _l("Dispatcher"),
@@ -208,4 +210,14 @@ PERFORMANCE_STATUS_LABELS = {
     "candidate": _l("Candidate"),
     "confirmed": _l("Confirmed"),
     "dismissed": _l("Dismissed"),
+}
+
+# Checklist editor (policy 4.3, 4.4): how an item is answered, and where it applies.
+CHECKLIST_ITEM_KIND_LABELS = {
+    CHECK: _l("Pass / fail / not applicable"),
+    QUANTITY: _l("Quantity: expected and counted"),
+}
+CHECKLIST_SCOPE_LABELS = {
+    PER_LINE: _l("Per shipment line"),
+    PER_SHIPMENT: _l("Whole consignment"),
 }

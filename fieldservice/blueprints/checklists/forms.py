@@ -9,17 +9,10 @@ from wtforms.validators import AnyOf, Length, Optional
 from wtforms.widgets import HiddenInput
 
 from ...forms import code_field, wording_field
-from ...models.inspections import CHECK, PER_LINE, PER_SHIPMENT, QUANTITY
+from ...labels import CHECKLIST_ITEM_KIND_LABELS, CHECKLIST_SCOPE_LABELS
+from ...models.inspections import CHECK, PER_LINE
 from .operations import CODE_MAX, LABEL_MAX
 
-ITEM_KIND_LABELS = {
-    CHECK: _l("Pass / fail / not applicable"),
-    QUANTITY: _l("Quantity: expected and counted"),
-}
-SCOPE_LABELS = {
-    PER_LINE: _l("Per shipment line"),
-    PER_SHIPMENT: _l("Whole consignment"),
-}
 ACTIONS = ("rename", "remove", "up", "down")
 
 
@@ -30,10 +23,10 @@ class AddItemForm(FlaskForm):
     code = code_field(CODE_MAX)
     label_en = wording_field(_l("English wording"), _l("Enter the English wording."), "en", LABEL_MAX)
     label_zh = wording_field(_l("Chinese wording"), _l("Enter the Chinese wording."), "zh-CN", LABEL_MAX)
-    kind = SelectField(_l("Answered with"), choices=[SelectChoice(k, v) for k, v in ITEM_KIND_LABELS.items()], default=CHECK,
-                       validators=[AnyOf(tuple(ITEM_KIND_LABELS), message=_l("Choose how the item is answered."))])
-    scope = SelectField(_l("Applies to"), choices=[SelectChoice(k, v) for k, v in SCOPE_LABELS.items()], default=PER_LINE,
-                        validators=[AnyOf(tuple(SCOPE_LABELS), message=_l("Choose where the item applies."))])
+    kind = SelectField(_l("Answered with"), choices=[SelectChoice(k, v) for k, v in CHECKLIST_ITEM_KIND_LABELS.items()], default=CHECK,
+                       validators=[AnyOf(tuple(CHECKLIST_ITEM_KIND_LABELS), message=_l("Choose how the item is answered."))])
+    scope = SelectField(_l("Applies to"), choices=[SelectChoice(k, v) for k, v in CHECKLIST_SCOPE_LABELS.items()], default=PER_LINE,
+                        validators=[AnyOf(tuple(CHECKLIST_SCOPE_LABELS), message=_l("Choose where the item applies."))])
 
 
 class EditItemForm(FlaskForm):

@@ -16,7 +16,7 @@ from ...models.users import SUPERVISOR
 from ...security import form_csrf, roles_required
 from ...templating import render_page_or_fragment
 from . import bp, operations as ops
-from .forms import ITEM_KIND_LABELS, SCOPE_LABELS, AddItemForm, EditItemForm
+from .forms import AddItemForm, EditItemForm
 
 EDITOR_TARGET = "checklist-editor"
 RESULTS_TARGET = "failure-results"
@@ -63,7 +63,7 @@ def _context(add_form=None, edit_forms=None, message=None, problem=None) -> dict
         versions=versions, authors=ops.author_names([t for t, _ in versions]),
         used=next((n for t, n in versions if template is not None and t.id == template.id), 0),
         message=message, problem=problem, policy_codes=ops.POLICY_CODES,
-        kind_labels=ITEM_KIND_LABELS, scope_labels=SCOPE_LABELS, language=get_locale().language,
+        language=get_locale().language,
     )
 
 
@@ -107,7 +107,7 @@ def version(template_id: int):
     return render_template(
         "checklists/version.html", template=template, groups=ops.grouped_items(template),
         used=ops.inspections_using(template), authors=ops.author_names([template]), policy_codes=ops.POLICY_CODES,
-        kind_labels=ITEM_KIND_LABELS, scope_labels=SCOPE_LABELS, language=get_locale().language,
+        language=get_locale().language,
     )
 
 
