@@ -293,16 +293,21 @@ def performance_candidates(quarter_name: str, now: datetime | None = None) -> li
 
     # 5.1: active technicians without a complaint in the quarter (not before the quarter begins).
     if now >= period.start_dt:
-        complained: set[int] = set()
-        for named, of_job in db.session.execute(
-                select(Complaint.technician_id, Job.technician_id).outerjoin(Job, Complaint.job_id == Job.id)
-                .where(Complaint.logged_dt >= period.start_dt, Complaint.logged_dt < period.end_dt)):
-            complained.update(i for i in (named, of_job) if i is not None)
+        # First the technicians no complaint of the quarter names; then, of those, the ones a
+        # complaint is about through a job of theirs: given their ids, PostgreSQL reads just their
+        # jobs (as _clean_quarter_candidates_count does; joining every complaint of the quarter to
+        # its job hashed the whole jobs index: 143 ms on 1,000,000 jobs).
+        in_quarter = _in_quarter(Complaint.logged_dt, period)
+        unnamed = list(db.session.scalars(
+            select(User).where(User.role == TECHNICIAN, User.active.is_(True), User.created_dt < period.end_dt,
+                               ~select(Complaint.id).where(Complaint.technician_id == User.id, in_quarter).exists())))
+        complained: set[int] = set(db.session.scalars(
+            select(Job.technician_id).join(Complaint, Complaint.job_id == Job.id)
+            .where(Job.technician_id.in_(sorted(t.id for t in unnamed)), in_quarter))) if unnamed else set()
         # A delivery-negligence complaint counts against its inspector too (4.3 above).
         complained.update(c.technician.id for c in found if c.complaint is not None)
         provisional = now < period.end_dt
-        for technician in db.session.scalars(
-                select(User).where(User.role == TECHNICIAN, User.active.is_(True), User.created_dt < period.end_dt)):
+        for technician in unnamed:
             if technician.id in complained:
                 continue
             summary = f"{period.name} · {technician.display_name}"
