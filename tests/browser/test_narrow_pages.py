@@ -2,7 +2,8 @@
 
 For each demo user: the start page, every navigation link and the first record each list links
 to. On every page: the page loads, nothing is wider than the screen (no sideways scrolling), every
-visible field has a label, every button is a tap target at least 44 px high, and the browser
+visible field has a label, every button and every link standing on its own (a paragraph's, list
+item's or value's whole content) is a tap target at least 44 px high, and the browser
 reports no console error or CSP violation. A screenshot of each page is kept.
 """
 from __future__ import annotations
@@ -43,6 +44,15 @@ CHECKS = """
     if (!visible(el)) continue;
     const h = el.getBoundingClientRect().height;
     if (h < 43.5) problems.push('tap target ' + Math.round(h) + ' px high: ' + name(el));
+  }
+  // A link that is the whole content of its paragraph, list item or value is a tap target too
+  // (links inside running text are not); each line it wraps to counts, not the box around them.
+  for (const el of document.querySelectorAll('main a:not(.button)')) {
+    const parent = el.parentElement;
+    if (!visible(el) || !parent || !['P', 'LI', 'DD'].includes(parent.tagName)
+        || parent.textContent.trim() !== el.textContent.trim()) continue;
+    const h = Math.min(...[...el.getClientRects()].map((r) => r.height));
+    if (h < 43.5) problems.push('link tap target ' + Math.round(h) + ' px high: ' + name(el));
   }
   return problems;
 }
@@ -95,7 +105,7 @@ def test_every_page_of_the_role_fits_a_360_px_phone(demo, new_page, username):
     assert_no_browser_problems(page)
 
 
-def test_the_checks_catch_a_wide_page_an_unlabelled_field_and_a_small_button(new_page):
+def test_the_checks_catch_a_wide_page_an_unlabelled_field_and_a_small_button_or_link(new_page):
     """The page checks above can fail: each problem planted here is reported."""
     page = new_page("phone")
     page.set_viewport_size({"width": WIDTH, "height": 740})
@@ -105,9 +115,13 @@ def test_the_checks_catch_a_wide_page_an_unlabelled_field_and_a_small_button(new
         <label for="ok">Named</label><input id="ok" name="ok">
         <input name="nameless">
         <button style="height:20px">tiny</button>
-        <button style="height:48px">fine</button></main></body>""")
+        <button style="height:48px">fine</button>
+        <p><a href="#">small link</a></p>
+        <p>Text with <a href="#">an inline link</a> in it.</p>
+        <p><a href="#" style="display:inline-flex;min-height:44px">tall link</a></p></main></body>""")
     found = page.evaluate(CHECKS, WIDTH)
     assert any(p.startswith("page is 5") for p in found), found
     assert any("field without a label" in p and "nameless" in p for p in found), found
     assert any("tap target 20 px" in p for p in found), found
-    assert not any("[name=ok]" in p or '"fine"' in p for p in found), found
+    assert any(p.startswith("link tap target") and "small link" in p for p in found), found
+    assert not any("[name=ok]" in p or '"fine"' in p or "inline link" in p or "tall link" in p for p in found), found
