@@ -23,9 +23,12 @@ class AddItemForm(FlaskForm):
     code = code_field(CODE_MAX)
     label_en = wording_field(_l("English wording"), _l("Enter the English wording."), "en", LABEL_MAX)
     label_zh = wording_field(_l("Chinese wording"), _l("Enter the Chinese wording."), "zh-CN", LABEL_MAX)
-    kind = SelectField(_l("Answered with"), choices=[SelectChoice(k, v) for k, v in CHECKLIST_ITEM_KIND_LABELS.items()], default=CHECK,
-                       validators=[AnyOf(tuple(CHECKLIST_ITEM_KIND_LABELS), message=_l("Choose how the item is answered."))])
-    scope = SelectField(_l("Applies to"), choices=[SelectChoice(k, v) for k, v in CHECKLIST_SCOPE_LABELS.items()], default=PER_LINE,
+    kind = SelectField(_l("Answered with"), default=CHECK,
+                       choices=[SelectChoice(k, v) for k, v in CHECKLIST_ITEM_KIND_LABELS.items()],
+                       validators=[AnyOf(tuple(CHECKLIST_ITEM_KIND_LABELS),
+                                         message=_l("Choose how the item is answered."))])
+    scope = SelectField(_l("Applies to"), default=PER_LINE,
+                        choices=[SelectChoice(k, v) for k, v in CHECKLIST_SCOPE_LABELS.items()],
                         validators=[AnyOf(tuple(CHECKLIST_SCOPE_LABELS), message=_l("Choose where the item applies."))])
 
 
