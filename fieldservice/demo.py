@@ -66,7 +66,9 @@ def seed_demo() -> None:
         )
 
     def step(j, action, actor, hours_ago, reason=None):
-        ops.transition_job(j, action, actor, None, reason=reason, now=now - timedelta(hours=hours_ago))
+        # Seeded history: a resolved demo job stands for a submitted record (by_hand=False).
+        ops.transition_job(j, action, actor, None, reason=reason, now=now - timedelta(hours=hours_ago),
+                           by_hand=False)
 
     def assign(j, tech, hours_ago):
         ops.assign_job(j, users[tech], dispatcher, j.version, now=now - timedelta(hours=hours_ago))
@@ -210,7 +212,7 @@ def seed_history(users: dict, customers: list, now: datetime) -> None:
         ops.transition_job(j, "start_travel", technician, None, now=arrive - timedelta(hours=1))
         ops.transition_job(j, "check_in", technician, None, now=arrive)
         done = arrive + timedelta(hours=2)
-        ops.transition_job(j, "resolve", technician, None, reason="Repaired and tested.", now=done)
+        ops.transition_job(j, "resolve", technician, None, reason="Repaired and tested.", now=done, by_hand=False)
         demo_diagnosis(j, fault, done, {
             "symptom": HISTORY_SYMPTOMS[fault], "root_cause": "See symptom; part replaced.",
             "actions_taken": "Replaced the faulty part and tested.", "guidance": "Showed the operator the daily checks.",

@@ -213,7 +213,8 @@ class Factory:
                 complaints.record_follow_up(complaints.follow_up_of(job), "reached", 5, "", dispatcher, now=now)
             else:
                 actor = dispatcher if step in ("close", "cancel") else technician
-                ops.transition_job(job, step, actor, None, reason="because", now=now)
+                # by_hand=False: a "resolved" job stands for one whose record was submitted
+                ops.transition_job(job, step, actor, None, reason="because", now=now, by_hand=False)
         db.session.commit()
         return job
 

@@ -136,7 +136,7 @@ def test_request_to_resolution(live_app, live_server, new_page, zh_catalog):
     shot(phone, "diagnosis-from-my-jobs")
     with live_app.app_context():  # what the record's submission does to the job
         job = db.session.get(Job, job_id)
-        dispatch_ops.transition_job(job, "resolve", job.technician, None,
+        dispatch_ops.transition_job(job, "resolve", job.technician, None, by_hand=False,
                                     reason="Replaced the pressure sensor; ran the press for 30 minutes without error.")
         db.session.commit()
         db.session.remove()

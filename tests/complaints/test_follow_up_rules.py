@@ -25,7 +25,8 @@ def resolve(make, technician=None, when=NOW, customer=None):
     """A job driven on site by the factory, then resolved through the real lifecycle move."""
     technician = technician or make.user("technician")
     job = make.job("on_site", technician=technician, customer=customer)
-    dispatch_ops.transition_job(job, "resolve", technician, None, reason="Replaced the seal.", now=when)
+    dispatch_ops.transition_job(job, "resolve", technician, None, reason="Replaced the seal.", now=when,
+                                by_hand=False)  # as its diagnosis would
     db.session.commit()
     return job
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from fieldservice.blueprints.dispatch import operations as ops
 from fieldservice.extensions import db
 from fieldservice.models import AuditEvent, Escalation, Job, utcnow
+from fieldservice.services.lifecycle import TransitionError
 
 
 def audit_actions(job_id: int) -> list[str]:
@@ -159,6 +162,11 @@ def test_only_a_submitted_record_resolves_a_job_not_a_bare_button(login, make):
     db.session.refresh(job)
     assert job.status == "on_site" and job.resolution_note is None
     assert audit_actions(job.id) == ["created", "assign", "start_travel", "check_in"]
+    # A lifecycle step is taken by hand unless the caller says it comes from a submitted record.
+    with pytest.raises(TransitionError):
+        ops.transition_job(job, "resolve", tech.user, None, reason="Fixed it.")
+    db.session.rollback()
+    assert db.session.get(Job, job.id).status == "on_site"
 
 
 def test_a_repeated_transition_is_applied_once(login, make):

@@ -163,7 +163,7 @@ def submit_diagnosis(diagnosis: Diagnosis, actor: User, now: datetime | None = N
         if diagnosis.outcome == "escalated":
             dispatch_ops.transition_job(job, "escalate", actor, None, reason=diagnosis.root_cause, now=now)
         else:
-            dispatch_ops.transition_job(job, "resolve", actor, None, reason=summary, now=now)
+            dispatch_ops.transition_job(job, "resolve", actor, None, reason=summary, now=now, by_hand=False)
         if diagnosis.outcome == NEEDS_PARTS:
             diagnosis.follow_up_job = _log_follow_up(job, diagnosis, actor, now)
     else:

@@ -179,12 +179,13 @@ def _flush_or_conflict(job: Job) -> None:
 
 def transition_job(job: Job, action: str, actor: User, request_key: str | None,
                    reason: str | None = None, now: datetime | None = None,
-                   by_hand: bool = False) -> TransitionResult:
+                   by_hand: bool = True) -> TransitionResult:
     """Move a job one step (start travel, check in, resolve, escalate, close, cancel).
 
     A request key seen before means the same tap arrived twice: nothing happens again.
-    Checking in after the arrival deadline marks the job late (policy 4.1). `by_hand`: a
-    lifecycle button asked for it; resolving then is refused (only a submitted record resolves).
+    Checking in after the arrival deadline marks the job late (policy 4.1). A step is taken by
+    hand unless the caller says otherwise, and by hand a job is not resolved: only submitting its
+    diagnosis or inspection record does that (by_hand=False; the demo and test fixtures too).
     """
     now = now or utcnow()
     if key_already_used(request_key):

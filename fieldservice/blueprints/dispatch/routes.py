@@ -357,7 +357,7 @@ def transition(job_id: int, action: str):
     else:
         try:
             result = ops.transition_job(job, action, current_user, form.request_key.data or None,
-                                        reason=form.reason.data, by_hand=True)
+                                        reason=form.reason.data)
             db.session.commit()
             job = result.job
         except ops.JobConflict as conflict:

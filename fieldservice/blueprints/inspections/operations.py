@@ -262,7 +262,7 @@ def submit_inspection(inspection: Inspection, actor: User, now: datetime | None 
     job = inspection.job
     if job is not None and job.status == ON_SITE and inspection.corrects_id is None:
         summary = f"{inspection.reference}: {inspection.result}"
-        dispatch_ops.transition_job(job, "resolve", actor, None, reason=summary, now=now)
+        dispatch_ops.transition_job(job, "resolve", actor, None, reason=summary, now=now, by_hand=False)
     record_event("inspection", inspection.id, "submit", actor, DRAFT, inspection.result, when=now)
     db.session.flush()
     return inspection
