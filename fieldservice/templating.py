@@ -16,7 +16,7 @@ from werkzeug.security import safe_join
 
 from . import labels
 from .models.types import utcnow
-from .services.deadlines import MISSED, OVERDUE, WARNING, deadline_state, split_duration
+from .services.deadlines import deadline_state, split_duration
 
 
 def local_dt(value: datetime | None, fmt: str = "short") -> str:
@@ -104,10 +104,6 @@ class JobDeadline:
     def __init__(self, of: "JobDeadlines", job, state) -> None:
         self._of, self._job = of, job
         self.state, self.seconds_left = state.state, state.seconds_left
-
-    @property
-    def is_alert(self) -> bool:
-        return self.state in (WARNING, OVERDUE, MISSED)
 
     @property
     def local_time(self) -> str:
@@ -261,7 +257,6 @@ def init_app(app: Flask) -> None:
     app.after_request(_static_cache_headers)
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.filters["local_dt"] = local_dt
-    app.jinja_env.filters["time_left"] = time_left
     app.jinja_env.globals.update(
         job_deadline=job_deadline,
         job_deadlines=JobDeadlines,

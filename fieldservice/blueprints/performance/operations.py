@@ -293,17 +293,11 @@ def performance_candidates(quarter_name: str, now: datetime | None = None) -> li
 
     # 5.1: active technicians without a complaint in the quarter (not before the quarter begins).
     if now >= period.start_dt:
-        # First the technicians no complaint of the quarter names; then, of those, the ones a
-        # complaint is about through a job of theirs: given their ids, PostgreSQL reads just their
-        # jobs (as _clean_quarter_candidates_count does; joining every complaint of the quarter to
-        # its job hashed the whole jobs index: 143 ms on 1,000,000 jobs).
-        in_quarter = _in_quarter(Complaint.logged_dt, period)
-        unnamed = list(db.session.scalars(
-            select(User).where(User.role == TECHNICIAN, User.active.is_(True), User.created_dt < period.end_dt,
-                               ~select(Complaint.id).where(Complaint.technician_id == User.id, in_quarter).exists())))
+        # The technicians no complaint of the quarter names; then, of those, the ones a complaint
+        # is about through a job of theirs (as _clean_quarter_candidates_count counts them).
+        unnamed = list(db.session.scalars(select(User).where(*_unnamed_in_quarter(period))))
         complained: set[int] = set(db.session.scalars(
-            select(Job.technician_id).join(Complaint, Complaint.job_id == Job.id)
-            .where(Job.technician_id.in_(sorted(t.id for t in unnamed)), in_quarter))) if unnamed else set()
+            _complained_through_their_jobs({t.id for t in unnamed}, period))) if unnamed else set()
         # A delivery-negligence complaint counts against its inspector too (4.3 above).
         complained.update(c.technician.id for c in found if c.complaint is not None)
         provisional = now < period.end_dt
@@ -446,20 +440,34 @@ def _clean_quarter_candidates_count(period: Period) -> int:
     """
     in_quarter = _in_quarter(Complaint.logged_dt, period)
     unnamed = set(db.session.scalars(
-        select(User.id).where(User.role == TECHNICIAN, User.active.is_(True), User.created_dt < period.end_dt,
-                              ~select(Complaint.id).where(Complaint.technician_id == User.id, in_quarter).exists(),
+        select(User.id).where(*_unnamed_in_quarter(period),
                               _undecided(literal(f"5.1:{period.name}:user:") + cast(User.id, String)))))
     if not unnamed:
         return 0
     complained = union(
-        select(Job.technician_id).join(Complaint, Complaint.job_id == Job.id)
-        .where(Job.technician_id.in_(sorted(unnamed)), in_quarter),
+        _complained_through_their_jobs(unnamed, period),
         # 4.3 holds the complaint against the inspector only when it names nobody.
         select(_latest_delivery_inspector(Complaint.job_id)).where(
             in_quarter, Complaint.category == INSPECTION_NEGLIGENCE, Complaint.technician_id.is_(None),
             Complaint.job_id.is_not(None)),
     )
     return len(unnamed - set(db.session.scalars(complained)))
+
+
+def _unnamed_in_quarter(period: Period) -> tuple:
+    """Conditions on User: an active technician (hired before the quarter ended) whom no complaint
+    of the quarter names (5.1; one probe of ix_complaints_technician_logged each)."""
+    return (User.role == TECHNICIAN, User.active.is_(True), User.created_dt < period.end_dt,
+            ~select(Complaint.id).where(Complaint.technician_id == User.id,
+                                        _in_quarter(Complaint.logged_dt, period)).exists())
+
+
+def _complained_through_their_jobs(technician_ids, period: Period):
+    """Which of these technicians a complaint of the quarter is about through a job of theirs.
+    Given the ids, PostgreSQL reads just their jobs (ix_jobs_technician_id_id); joining every
+    complaint of the quarter to its job instead hashes the whole jobs index (143 ms on 1M jobs)."""
+    return (select(Job.technician_id).join(Complaint, Complaint.job_id == Job.id)
+            .where(Job.technician_id.in_(sorted(technician_ids)), _in_quarter(Complaint.logged_dt, period)))
 
 
 def _suggestion_candidates_count(period: Period):
